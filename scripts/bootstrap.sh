@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Idempotent bootstrap for a fresh Debian machine (root, Node installed) or a dev box.
+# Installs the npm dependencies and the Debian packages that the local stack and the
+# tests need. Runs as `prestart` and `pretest`; a second run does nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the stack and its tests use (binaries checked, packages installed).
+#   redis-server: the buffer (tests start their own instances for fault injection)
+DEBIAN_PACKAGES=(redis-server:redis-server)
+
+missing=()
+for entry in "${DEBIAN_PACKAGES[@]}"; do
+  binary="${entry%%:*}"; package="${entry#*:}"
+  command -v "$binary" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: missing Debian packages: ${missing[*]} (install them as root: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm dependencies: reinstall only when package-lock.json changed since the last install.
+stamp=node_modules/.bootstrap-lock-sha
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "bootstrap: installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi

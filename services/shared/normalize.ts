@@ -1,0 +1,203 @@
+// Jetstream event -> one row of one table. Total over any record shape: a field of
+// an unexpected type becomes NULL (the raw record keeps the original), so a valid
+// envelope is always stored and never stalls a batch.
+
+import { COLLECTIONS, recordUri, type CommitEvent, type JetstreamEvent } from './jetstream.ts';
+import type { TableName } from './tables.ts';
+
+/** A cell value: TIMESTAMP cells hold unix microseconds, JSON cells hold JSON text. */
+export type Cell = string | number | boolean | null | readonly string[];
+export type Row = Cell[];
+
+export interface NormalizedRow {
+  table: TableName;
+  row: Row;
+}
+
+type Json = Record<string, unknown>;
+
+const EMBED_KINDS: Record<string, string> = {
+  'app.bsky.embed.images': 'images',
+  'app.bsky.embed.video': 'video',
+  'app.bsky.embed.external': 'external',
+  'app.bsky.embed.record': 'record',
+  'app.bsky.embed.recordWithMedia': 'recordWithMedia',
+  'app.bsky.embed.gallery': 'gallery',
+};
+const MEDIA_KINDS: ReadonlySet<string> = new Set(['images', 'video', 'gallery']);
+
+const TABLE_OF_COLLECTION: Record<string, TableName> = {
+  [COLLECTIONS.post]: 'posts',
+  [COLLECTIONS.like]: 'likes',
+  [COLLECTIONS.repost]: 'reposts',
+  [COLLECTIONS.follow]: 'follows',
+  [COLLECTIONS.block]: 'blocks',
+  [COLLECTIONS.profile]: 'profiles',
+};
+
+/** The table an event is stored in. */
+export function tableOf(event: JetstreamEvent): TableName {
+  switch (event.kind) {
+    case 'identity':
+      return 'identities';
+    case 'account':
+      return 'accounts';
+    case 'commit':
+      if (event.commit.operation === 'delete') return 'deletes';
+      return TABLE_OF_COLLECTION[event.commit.collection] ?? 'other';
+  }
+}
+
+export function normalize(event: JetstreamEvent): NormalizedRow {
+  const table = tableOf(event);
+  switch (event.kind) {
+    case 'identity': {
+      const { did, handle, seq, time } = event.identity;
+      return { table, row: [did, typeof handle === 'string' ? handle.toLowerCase() : null, seq, parseTimestamp(time), event.time_us] };
+    }
+    case 'account': {
+      const { did, active, status, seq, time } = event.account;
+      return { table, row: [did, active, typeof status === 'string' ? status : null, seq, parseTimestamp(time), event.time_us] };
+    }
+    case 'commit':
+      return { table, row: commitRow(table, event) };
+  }
+}
+
+function commitRow(table: TableName, event: CommitEvent): Row {
+  const { did, time_us: timeUs } = event;
+  const { collection, rkey, rev, operation, cid } = event.commit;
+  const uri = recordUri(did, collection, rkey);
+  if (table === 'deletes') return [uri, did, collection, rkey, rev, timeUs];
+
+  const record: Json = event.commit.record ?? {};
+  const head: Row = [uri, cid ?? null, did, rkey, rev, operation];
+  const createdAt = parseTimestamp(record.createdAt);
+  switch (table) {
+    case 'posts':
+      return [...head, ...postColumns(record, createdAt, timeUs)];
+    case 'likes':
+    case 'reposts': {
+      const subject = asObject(record.subject);
+      const via = asObject(record.via);
+      return [...head, str(subject?.uri), str(subject?.cid), str(via?.uri), createdAt, timeUs];
+    }
+    case 'follows':
+    case 'blocks':
+      return [...head, str(record.subject), createdAt, timeUs];
+    case 'profiles':
+      return [...head, str(record.displayName), str(record.description), createdAt, timeUs, JSON.stringify(record)];
+    default:
+      return [uri, cid ?? null, did, collection, rkey, rev, operation, timeUs, JSON.stringify(record)];
+  }
+}
+
+function postColumns(record: Json, createdAt: number | null, timeUs: number): Row {
+  const reply = asObject(record.reply);
+  const embed = asObject(record.embed);
+  const embedType = str(embed?.$type);
+  const embedKind = embed ? (embedType !== null ? (EMBED_KINDS[embedType] ?? 'other') : 'other') : null;
+
+  let quoteUri: string | null = null;
+  let media: Json | undefined;
+  if (embedKind === 'record') quoteUri = str(asObject(embed?.record)?.uri);
+  if (embedKind === 'recordWithMedia') {
+    quoteUri = str(asObject(asObject(embed?.record)?.record)?.uri);
+    media = asObject(embed?.media);
+  }
+  const mediaKind = media ? EMBED_KINDS[str(media.$type) ?? ''] : embedKind;
+  const hasMedia = mediaKind !== null && mediaKind !== undefined && MEDIA_KINDS.has(mediaKind);
+
+  const hashtags = new Set<string>();
+  const mentions = new Set<string>();
+  const links = new Set<string>();
+  for (const facet of asArray(record.facets)) {
+    for (const feature of asArray(asObject(facet)?.features)) {
+      const f = asObject(feature);
+      switch (f?.$type) {
+        case 'app.bsky.richtext.facet#tag': {
+          const tag = str(f.tag);
+          if (tag) hashtags.add(normalizeTag(tag));
+          break;
+        }
+        case 'app.bsky.richtext.facet#mention': {
+          const did = str(f.did);
+          if (did) mentions.add(did);
+          break;
+        }
+        case 'app.bsky.richtext.facet#link': {
+          const uri = str(f.uri);
+          if (uri) links.add(uri);
+          break;
+        }
+      }
+    }
+  }
+  for (const tag of asArray(record.tags)) {
+    if (typeof tag === 'string' && tag.length > 0) hashtags.add(normalizeTag(tag));
+  }
+  const external = asObject((media ?? embed)?.external);
+  const externalUri = str(external?.uri);
+  if (externalUri) links.add(externalUri);
+
+  const labels: string[] = [];
+  for (const label of asArray(asObject(record.labels)?.values)) {
+    const val = str(asObject(label)?.val);
+    if (val) labels.push(val);
+  }
+
+  return [
+    typeof record.text === 'string' ? record.text : null,
+    stringList(record.langs),
+    createdAt,
+    timeUs,
+    str(asObject(reply?.root)?.uri),
+    str(asObject(reply?.parent)?.uri),
+    quoteUri,
+    embedKind,
+    hasMedia,
+    [...hashtags],
+    [...mentions],
+    [...links],
+    labels,
+    JSON.stringify(record),
+  ];
+}
+
+/** Hashtags compare case-insensitively and may be written with a leading '#'. */
+export function normalizeTag(tag: string): string {
+  return (tag.startsWith('#') ? tag.slice(1) : tag).toLowerCase();
+}
+
+function asObject(value: unknown): Json | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : undefined;
+}
+
+function asArray(value: unknown): readonly unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function str(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+function stringList(value: unknown): string[] {
+  return asArray(value).filter((v): v is string => typeof v === 'string');
+}
+
+// RFC 3339 with an optional fraction of any length; the zone is Z or ±HH:MM.
+const RFC3339 = /^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:\d{2})$/;
+const MIN_TIMESTAMP_US = Date.parse('0001-01-01T00:00:00Z') * 1000;
+const MAX_TIMESTAMP_US = Date.parse('9999-12-31T23:59:59Z') * 1000;
+
+/** An RFC 3339 timestamp as unix microseconds, or null when it is not one. */
+export function parseTimestamp(value: unknown): number | null {
+  if (typeof value !== 'string') return null;
+  const match = RFC3339.exec(value);
+  if (!match) return null;
+  const [, seconds, fraction = '', zone] = match;
+  const ms = Date.parse(`${seconds!.replace(' ', 'T')}${zone!.toUpperCase()}`);
+  if (Number.isNaN(ms)) return null;
+  const micros = ms * 1000 + Number((fraction + '000000').slice(0, 6));
+  return micros >= MIN_TIMESTAMP_US && micros <= MAX_TIMESTAMP_US ? micros : null;
+}
