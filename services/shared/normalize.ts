@@ -53,11 +53,11 @@ export function normalize(event: JetstreamEvent): NormalizedRow {
   switch (event.kind) {
     case 'identity': {
       const { did, handle, seq, time } = event.identity;
-      return { table, row: [did, typeof handle === 'string' ? handle.toLowerCase() : null, seq, parseTimestamp(time), event.time_us] };
+      return { table, row: [did, str(handle)?.toLowerCase() ?? null, seq, parseTimestamp(time), event.time_us] };
     }
     case 'account': {
       const { did, active, status, seq, time } = event.account;
-      return { table, row: [did, active, typeof status === 'string' ? status : null, seq, parseTimestamp(time), event.time_us] };
+      return { table, row: [did, active, str(status), seq, parseTimestamp(time), event.time_us] };
     }
     case 'commit':
       return { table, row: commitRow(table, event) };
@@ -71,7 +71,7 @@ function commitRow(table: TableName, event: CommitEvent): Row {
   if (table === 'deletes') return [uri, did, collection, rkey, rev, timeUs];
 
   const record: Json = event.commit.record ?? {};
-  const head: Row = [uri, cid ?? null, did, rkey, rev, operation];
+  const head: Row = [uri, str(cid), did, rkey, rev, operation];
   const createdAt = parseTimestamp(record.createdAt);
   switch (table) {
     case 'posts':
@@ -88,7 +88,7 @@ function commitRow(table: TableName, event: CommitEvent): Row {
     case 'profiles':
       return [...head, str(record.displayName), str(record.description), createdAt, timeUs, JSON.stringify(record)];
     default:
-      return [uri, cid ?? null, did, collection, rkey, rev, operation, timeUs, JSON.stringify(record)];
+      return [uri, str(cid), did, collection, rkey, rev, operation, timeUs, JSON.stringify(record)];
   }
 }
 
@@ -134,7 +134,8 @@ function postColumns(record: Json, createdAt: number | null, timeUs: number): Ro
     }
   }
   for (const tag of asArray(record.tags)) {
-    if (typeof tag === 'string' && tag.length > 0) hashtags.add(normalizeTag(tag));
+    const value = str(tag);
+    if (value) hashtags.add(normalizeTag(value));
   }
   const external = asObject((media ?? embed)?.external);
   const externalUri = str(external?.uri);
@@ -147,7 +148,7 @@ function postColumns(record: Json, createdAt: number | null, timeUs: number): Ro
   }
 
   return [
-    typeof record.text === 'string' ? record.text : null,
+    str(record.text),
     stringList(record.langs),
     createdAt,
     timeUs,
@@ -177,27 +178,37 @@ function asArray(value: unknown): readonly unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
+/**
+ * A string field, or null. Lone UTF-16 surrogates (legal in JSON as \\udXXX escapes)
+ * become U+FFFD, so every string the writer stores is valid UTF-8.
+ */
 function str(value: unknown): string | null {
-  return typeof value === 'string' ? value : null;
+  if (typeof value !== 'string') return null;
+  return value.isWellFormed() ? value : value.toWellFormed();
 }
 
 function stringList(value: unknown): string[] {
-  return asArray(value).filter((v): v is string => typeof v === 'string');
+  return asArray(value).flatMap((v) => str(v) ?? []);
 }
 
 // RFC 3339 with an optional fraction of any length; the zone is Z or ±HH:MM.
-const RFC3339 = /^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:\d{2})$/;
-const MIN_TIMESTAMP_US = Date.parse('0001-01-01T00:00:00Z') * 1000;
-const MAX_TIMESTAMP_US = Date.parse('9999-12-31T23:59:59Z') * 1000;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
-/** An RFC 3339 timestamp as unix microseconds, or null when it is not one. */
+/**
+ * An RFC 3339 timestamp as unix microseconds (sub-millisecond digits kept), or
+ * null when it is not a real instant: Date.parse would roll 2026-02-31 over into
+ * March, so every field is range-checked here.
+ */
 export function parseTimestamp(value: unknown): number | null {
   if (typeof value !== 'string') return null;
-  const match = RFC3339.exec(value);
-  if (!match) return null;
-  const [, seconds, fraction = '', zone] = match;
-  const ms = Date.parse(`${seconds!.replace(' ', 'T')}${zone!.toUpperCase()}`);
-  if (Number.isNaN(ms)) return null;
-  const micros = ms * 1000 + Number((fraction + '000000').slice(0, 6));
-  return micros >= MIN_TIMESTAMP_US && micros <= MAX_TIMESTAMP_US ? micros : null;
+  const m = RFC3339.exec(value);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
+  if (year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 60) return null;
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day); // setUTCFullYear, unlike Date.UTC, takes years below 100 as they are
+  if (date.getUTCDate() !== day) return null; // 31 April, 29 February of a common year
+  const offsetMinutes = m[8] ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
+  const ms = date.getTime() + ((hour * 60 + minute - offsetMinutes) * 60 + Math.min(second, 59)) * 1000;
+  return ms * 1000 + Number(((m[7] ?? '') + '000000').slice(0, 6));
 }

@@ -1,0 +1,183 @@
+// `npm start`: the local stack. Redis (REDIS_URL, or a redis-server of our own with
+// AOF under ./.data), a Jetstream source (the replay server's demo data, or the
+// public Jetstream with --live), the ingester and the writer, each its own process.
+// Ctrl-C stops them in dependency order, so nothing buffered is lost: the ingester
+// stores what it received, the writer finishes its batch, Redis flushes its AOF.
+
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { redisKeys } from '../shared/redis-keys.ts';
+import { ServiceProcess } from './service-process.ts';
+import { startRedisServer, waitForPort, type RedisServer } from './redis-server.ts';
+
+const USAGE = `usage: npm start [-- --live] [--rate EVENTS_PER_SEC] [--seed N] [--data-dir DIR]
+  --live        read the public Jetstream (JETSTREAM_URL, default Bluesky's) instead of replayed demo data
+  --rate N      demo data rate in events/s (default 100, about the planned daily average)
+  --seed N      demo data seed (default: a new one each run, so runs never repeat events)
+  --data-dir D  where Redis's AOF and the Parquet store live (default ./.data)`;
+
+const { values } = parseArgs({
+  options: {
+    live: { type: 'boolean', default: false },
+    rate: { type: 'string', default: '100' },
+    seed: { type: 'string', default: String(Date.now() % 2_147_483_647) },
+    'data-dir': { type: 'string', default: './.data' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+for (const flag of ['rate', 'seed'] as const) {
+  if (!/^\d+$/.test(values[flag])) {
+    console.error(`--${flag} must be a non-negative integer, got ${JSON.stringify(values[flag])}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const dataRoot = resolve(values['data-dir']);
+const parquetDir = resolve(dataRoot, 'parquet');
+const prefix = process.env.REDIS_PREFIX ?? 'bpe';
+const replayPort = Number(process.env.REPLAY_PORT ?? 6008);
+const say = (text: string) => console.log(`[stack] ${text}`);
+
+const children: ServiceProcess[] = [];
+let ownRedis: RedisServer | undefined;
+let shuttingDown = false;
+
+/** Compact, readable echo of a service's JSON log line. */
+function echo(name: string) {
+  return (line: string) => {
+    try {
+      const entry = JSON.parse(line) as { level?: string; msg?: string } & Record<string, unknown>;
+      const { level, msg, time: _time, service: _service, version: _version, pid: _pid, hostname: _hostname, ...fields } = entry;
+      const detail = Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
+      console.log(`[${name}] ${level ?? ''} ${msg ?? ''}${detail}`);
+    } catch {
+      console.log(`[${name}] ${line}`);
+    }
+  };
+}
+
+function startService(name: string, script: string, env: Record<string, string | undefined>, args: string[] = []): ServiceProcess {
+  const service = new ServiceProcess({ name, script, args, env, onLine: echo(name), detached: true });
+  children.push(service);
+  void service.exited.then(({ code, signal }) => {
+    if (!shuttingDown) {
+      say(`${name} exited unexpectedly (code ${code}, signal ${signal}); stopping the stack`);
+      void shutdown(1);
+    }
+  });
+  return service;
+}
+
+async function redisAnswers(url: string): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1500 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function shutdown(exitCode = 0): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  clearInterval(statusTimer);
+  say('stopping: ingester first (stores what it received), then writer (finishes its batch), then the rest');
+  for (const name of ['ingester', 'writer', 'replay']) {
+    const child = children.find((c) => c.options.name === name);
+    if (child?.running) await child.stop('SIGTERM');
+  }
+  if (ownRedis) {
+    await ownRedis.stop();
+    say(`redis stopped; its append-only file is under ${ownRedis.dir}`);
+  }
+  say('stopped');
+  process.exit(exitCode);
+}
+
+let statusTimer: NodeJS.Timeout | undefined;
+
+async function main(): Promise<void> {
+  await mkdir(parquetDir, { recursive: true });
+
+  let redisUrl = process.env.REDIS_URL;
+  if (redisUrl) {
+    if (!(await redisAnswers(redisUrl))) throw new Error(`REDIS_URL=${redisUrl} does not answer PING`);
+    say(`using Redis at REDIS_URL (${redisUrl.replace(/\/\/[^@]*@/, '//***@')})`);
+  } else {
+    const port = Number(process.env.STACK_REDIS_PORT ?? 6380);
+    redisUrl = `redis://127.0.0.1:${port}`;
+    if (await redisAnswers(redisUrl)) {
+      say(`using the Redis already answering at ${redisUrl}`);
+    } else {
+      ownRedis = await startRedisServer({ dir: resolve(dataRoot, 'redis'), port, appendfsync: 'everysec', detached: true });
+      say(`started redis-server with AOF persistence at ${redisUrl} (files in ${ownRedis.dir})`);
+    }
+  }
+
+  let jetstreamUrl: string;
+  if (values.live) {
+    jetstreamUrl = process.env.JETSTREAM_URL ?? 'wss://jetstream1.us-east.bsky.network/subscribe,wss://jetstream2.us-east.bsky.network/subscribe';
+    say(`LIVE: reading the public Jetstream at ${jetstreamUrl}`);
+  } else {
+    startService('replay', 'loadtest/jetstream-replay/cli.ts', {}, ['--port', String(replayPort), '--rate', values.rate, '--seed', values.seed]);
+    await waitForPort(replayPort, '127.0.0.1', 30_000);
+    jetstreamUrl = `ws://127.0.0.1:${replayPort}/subscribe`;
+    say('=====================================================================');
+    say(` DEMO DATA: events are REPLAYED by a seeded generator (seed ${values.seed}),`);
+    say(` ${values.rate}/s, not the real Bluesky network. Use --live for the real firehose.`);
+    say('=====================================================================');
+  }
+
+  const common = { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+  const ingester = startService('ingester', 'services/ingester/main.ts', {
+    ...common,
+    JETSTREAM_URL: jetstreamUrl,
+    // The replay server starts a new history each run: read it from its start.
+    JETSTREAM_INITIAL_CURSOR: values.live ? undefined : '0',
+  });
+  const writer = startService('writer', 'services/writer/main.ts', { ...common, DATA_DIR: parquetDir });
+  const [ingesterUp, writerUp] = await Promise.all([ingester.waitForLog('ingester started'), writer.waitForLog('writer started')]);
+
+  say('---------------------------------------------------------------------');
+  say(`ingester  health http://127.0.0.1:${String(ingesterUp.healthPort)}/readyz`);
+  say(`writer    health http://127.0.0.1:${String(writerUp.healthPort)}/readyz`);
+  say(`data lands in ${parquetDir}/<table>/date=YYYY-MM-DD/hour=HH/*.parquet`);
+  say('  (a batch file every 30 s or 20,000 events; closed hours are compacted)');
+  say('query it with SQL (one view per table: posts, likes, reposts, follows, ...):');
+  say(`  npm run query -- "SELECT count(*) FROM posts"`);
+  say(`  npm run query -- "SELECT created_at, text FROM posts ORDER BY time_us DESC LIMIT 5"`);
+  say('Ctrl-C stops everything without losing buffered events.');
+  say('---------------------------------------------------------------------');
+
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
+  await redis.connect().catch(() => undefined);
+  const keys = redisKeys(prefix);
+  statusTimer = setInterval(() => {
+    Promise.all([redis.xlen(keys.stream), redis.get(keys.cursor)])
+      .then(([backlog, cursor]) => {
+        const lag = cursor ? ((Date.now() * 1000 - Number(cursor)) / 1e6).toFixed(1) : 'n/a';
+        say(`status: buffer backlog ${backlog} events, cursor lag ${lag} s`);
+      })
+      .catch(() => say('status: redis not answering'));
+  }, 15_000);
+  statusTimer.unref();
+}
+
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+main().catch((error: unknown) => {
+  console.error(`[stack] failed to start: ${(error as Error).message}`);
+  void shutdown(1);
+});

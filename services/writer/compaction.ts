@@ -1,0 +1,117 @@
+// Compaction: once an hour partition is closed (its hour ended COMPACTION_GRACE
+// ago), its batch files are merged into one file sorted by time_us, with rows
+// deduplicated by the table's natural key.
+//
+// Idempotent and crash-safe: the merged file is written under a temporary name,
+// fsynced and renamed; only then are the inputs deleted. A crash in between
+// leaves the inputs beside the merged file; the next pass merges them all again
+// (deduplicating by key) into a new file and deletes the rest, so the partition
+// always converges to one file with each row once. Late events that land in a
+// closed hour add a batch file, and the partition is compacted again.
+
+import { createHash } from 'node:crypto';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { commitFile, fsyncPath } from '../shared/fs-atomic.ts';
+import { sqlIdentifier, sqlString, sqlStringList, type DuckDBConnection } from '../shared/duckdb.ts';
+import {
+  BATCH_FILE_PREFIX,
+  COMPACTED_FILE_PREFIX,
+  PARQUET_EXTENSION,
+  TEMP_SUFFIX,
+  parsePartitionDirs,
+  partitionRangeUs,
+  tableDir,
+  type Partition,
+} from '../shared/layout.ts';
+import { TABLE_NAMES, TABLES, type TableName } from '../shared/tables.ts';
+import { PARQUET_OPTIONS } from './parquet-sink.ts';
+
+export interface PartitionFiles {
+  table: TableName;
+  partition: Partition;
+  dir: string;
+  /** Committed Parquet file names (no temporaries), sorted. */
+  files: string[];
+}
+
+export interface CompactionResult {
+  table: TableName;
+  partition: Partition;
+  inputFiles: number;
+  rows: number;
+  bytes: number;
+  file: string;
+}
+
+/** Every partition of a table with its committed files. */
+export async function listPartitions(dataDir: string, table: TableName): Promise<PartitionFiles[]> {
+  const root = tableDir(dataDir, table);
+  const result: PartitionFiles[] = [];
+  for (const dateDir of await readdirOrEmpty(root)) {
+    for (const hourDir of await readdirOrEmpty(join(root, dateDir))) {
+      const partition = parsePartitionDirs(dateDir, hourDir);
+      if (!partition) continue;
+      const dir = join(root, dateDir, hourDir);
+      const files = (await readdirOrEmpty(dir)).filter((f) => f.endsWith(PARQUET_EXTENSION)).sort();
+      result.push({ table, partition, dir, files });
+    }
+  }
+  return result;
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+export function needsCompaction(p: PartitionFiles): boolean {
+  return p.files.length > 1 || p.files.some((f) => f.startsWith(BATCH_FILE_PREFIX));
+}
+
+export function isClosed(partition: Partition, nowMs: number, graceMs: number): boolean {
+  return partitionRangeUs(partition).endUs / 1000 + graceMs <= nowMs;
+}
+
+/** The partitions of every table that are closed and not yet one compacted file, oldest first. */
+export async function findCompactionWork(dataDir: string, nowMs: number, graceMs: number): Promise<PartitionFiles[]> {
+  const work: PartitionFiles[] = [];
+  for (const table of TABLE_NAMES) {
+    for (const p of await listPartitions(dataDir, table)) {
+      if (needsCompaction(p) && isClosed(p.partition, nowMs, graceMs)) work.push(p);
+    }
+  }
+  return work.sort((a, b) => `${a.partition.date}${a.partition.hour}`.localeCompare(`${b.partition.date}${b.partition.hour}`));
+}
+
+export async function compactPartition(connection: DuckDBConnection, p: PartitionFiles): Promise<CompactionResult> {
+  const inputs = p.files.map((f) => join(p.dir, f));
+  const digest = createHash('sha256').update(p.files.join('\n')).digest('hex').slice(0, 16);
+  const name = `${COMPACTED_FILE_PREFIX}${digest}${PARQUET_EXTENSION}`;
+  const target = join(p.dir, name);
+  const temp = target + TEMP_SUFFIX;
+  const key = TABLES[p.table].key.map(sqlIdentifier).join(', ');
+  await connection.run(
+    `COPY (
+       SELECT * FROM read_parquet(${sqlStringList(inputs)}, union_by_name = true, hive_partitioning = false)
+       QUALIFY row_number() OVER (PARTITION BY ${key} ORDER BY time_us) = 1
+       ORDER BY time_us
+     ) TO ${sqlString(temp)} (${PARQUET_OPTIONS})`,
+  );
+  await commitFile(temp, target);
+  for (const input of inputs) if (input !== target) await rm(input, { force: true });
+  await fsyncPath(p.dir);
+  const rows = await connection.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM read_parquet(${sqlString(target)})`);
+  return {
+    table: p.table,
+    partition: p.partition,
+    inputFiles: inputs.length,
+    rows: Number(rows.getRowObjects()[0]?.n ?? 0),
+    bytes: (await stat(target)).size,
+    file: target,
+  };
+}

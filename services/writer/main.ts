@@ -1,0 +1,45 @@
+// Writer entry point: validate configuration, open Redis and DuckDB, serve health
+// checks, and run until SIGTERM, finishing the batch in hand before exiting.
+
+import { loadWriterConfig } from './config.ts';
+import { Writer } from './writer.ts';
+import { createLogger } from '../shared/logger.ts';
+import { createRedis, pingRedis } from '../shared/redis.ts';
+import { redisKeys } from '../shared/redis-keys.ts';
+import { openDuckDB } from '../shared/duckdb.ts';
+import { startHealthServer } from '../shared/health-server.ts';
+import { exitOnStartupError, handleShutdown } from '../shared/lifecycle.ts';
+
+async function main(): Promise<void> {
+  const config = loadWriterConfig();
+  const logger = createLogger('writer', config.LOG_LEVEL);
+  try {
+    const redis = createRedis(config.REDIS_URL, 'writer');
+    // Blocking reads hold their connection; they get one of their own, with no
+    // per-request retry limit (a blocked read is not a failed one).
+    const blocking = createRedis(config.REDIS_URL, 'writer-reader', { maxRetriesPerRequest: null });
+    for (const connection of [redis, blocking]) {
+      connection.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
+      connection.connect().catch((error: Error) => logger.warn({ err: error.message }, 'redis not reachable yet'));
+    }
+    const { connection: duckdb } = await openDuckDB({ memoryLimit: config.DUCKDB_MEMORY_LIMIT, threads: config.DUCKDB_THREADS });
+    const writer = await Writer.create(config, redis, blocking, redisKeys(config.REDIS_PREFIX), duckdb, logger);
+    const health = await startHealthServer({
+      host: config.HEALTH_HOST,
+      port: config.HEALTH_PORT,
+      checks: { redis: () => pingRedis(redis), storage: () => writer.checkStorage() },
+    });
+    writer.start();
+    logger.info({ dataDir: config.DATA_DIR, consumer: config.WRITER_CONSUMER, healthPort: health.port }, 'writer started');
+    handleShutdown(logger, async () => {
+      await writer.stop();
+      await health.close();
+      blocking.disconnect();
+      await redis.quit();
+    });
+  } catch (error) {
+    exitOnStartupError(logger, error);
+  }
+}
+
+main().catch((error: unknown) => exitOnStartupError(undefined, error));

@@ -1,0 +1,146 @@
+// The writer's delivery protocol under crashes: real writer processes killed with
+// SIGKILL at exact points of a batch (failpoints) and at random moments; every
+// event must end up stored exactly once.
+
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import {
+  SHARED_REDIS_URL,
+  clearPrefix,
+  redisClient,
+  redisKeys,
+  removeDir,
+  startWriter,
+  tempDir,
+  uniquePrefix,
+  waitForStored,
+  waitUntil,
+} from './helpers/pipeline.ts';
+import type { ServiceProcess } from '../services/stack/service-process.ts';
+
+const fixture = readFileSync(new URL('./fixtures/jetstream-production-sample.jsonl', import.meta.url), 'utf8')
+  .split('\n')
+  .filter(Boolean)
+  .map((line) => JSON.parse(line) as Record<string, any>);
+
+/** N distinct events shaped like the production sample: each copy gets its own rkey/seq and time. */
+function syntheticEvents(count: number): string[] {
+  const start = Date.now() * 1000;
+  return Array.from({ length: count }, (_, i) => {
+    const event = structuredClone(fixture[i % fixture.length]!);
+    event.time_us = start + i * 100;
+    const copy = Math.floor(i / fixture.length);
+    if (event.kind === 'commit') event.commit.rkey = `${event.commit.rkey}x${copy}`;
+    if (event.kind === 'identity') event.identity.seq += copy * 1000;
+    if (event.kind === 'account') event.account.seq += copy * 1000;
+    return JSON.stringify(event);
+  });
+}
+
+async function addToStream(redis: Redis, stream: string, events: readonly string[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 500) {
+    const pipeline = redis.pipeline();
+    for (const event of events.slice(i, i + 500)) pipeline.xadd(stream, '*', 'e', event);
+    await pipeline.exec();
+  }
+}
+
+async function filesNamed(dir: string, name: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true });
+  return entries.filter((e) => e.endsWith(name));
+}
+
+describe('writer crash recovery (real processes, SIGKILL)', () => {
+  let redis: Redis;
+  const running: ServiceProcess[] = [];
+  const dirs: string[] = [];
+  const prefixes: string[] = [];
+
+  beforeAll(() => {
+    redis = redisClient(SHARED_REDIS_URL);
+  });
+  afterAll(async () => {
+    await Promise.all(running.map((p) => p.stop('SIGKILL')));
+    for (const prefix of prefixes) await clearPrefix(redis, prefix);
+    for (const dir of dirs) await removeDir(dir);
+    redis.disconnect();
+  });
+
+  async function setup(name: string, events: readonly string[]) {
+    const prefix = uniquePrefix(name);
+    const dataDir = await tempDir(name);
+    prefixes.push(prefix);
+    dirs.push(dataDir);
+    const keys = redisKeys(prefix);
+    await addToStream(redis, keys.stream, events);
+    const env = { redisUrl: SHARED_REDIS_URL, prefix, DATA_DIR: dataDir, BATCH_MAX_EVENTS: '1000', BATCH_MAX_AGE_MS: '200', LEASE_TTL_MS: '1500' };
+    const launch = async (extra: Record<string, string> = {}) => {
+      const writer = await startWriter({ ...env, ...extra });
+      running.push(writer);
+      return writer;
+    };
+    return { keys, dataDir, launch };
+  }
+
+  it.each(['after-manifest:2', 'after-files:3'])('killed at %s, a new writer finishes the batch exactly once', async (failpoint) => {
+    const events = syntheticEvents(6000);
+    const { keys, dataDir, launch } = await setup(failpoint.replace(':', '-'), events);
+
+    const first = await launch({ WRITER_FAILPOINT: failpoint, WRITER_CONSUMER: 'writer-a' });
+    const exit = await first.exited;
+    expect(exit.signal).toBe('SIGKILL');
+
+    // The dead writer left its batch's manifest behind, and for after-files its files too.
+    const manifests = await redis.hgetall(keys.writerManifests);
+    expect(Object.keys(manifests)).toHaveLength(1);
+    const [batchId] = Object.keys(manifests);
+    const leftovers = await filesNamed(dataDir, `b-${batchId}.parquet`);
+    if (failpoint.startsWith('after-files')) expect(leftovers.length).toBeGreaterThan(0);
+    else expect(leftovers).toHaveLength(0);
+
+    // A writer with another name takes over once the lease expires and rebuilds that batch.
+    const second = await launch({ WRITER_CONSUMER: 'writer-b' });
+    await second.waitForLog('rebuilding an unfinished batch from its manifest');
+    const report = await waitForStored(redis, keys, dataDir, () => events);
+    expect(report).toMatchObject({ missing: 0, duplicates: 0, unexpected: 0, expected: events.length });
+    expect(await redis.hlen(keys.writerManifests)).toBe(0);
+    await second.stop();
+  });
+
+  it('survives repeated SIGKILLs at random moments', async () => {
+    const events = syntheticEvents(20_000);
+    const { keys, dataDir, launch } = await setup('chaos', events);
+    let kills = 0;
+    for (let round = 0; round < 4; round++) {
+      const writer = await launch({ WRITER_CONSUMER: 'writer-chaos', LEASE_TTL_MS: '1000' });
+      // Let it write a little (at least one batch), then kill it at a random point.
+      await writer.waitForLog('batch written', 30_000);
+      await new Promise((r) => setTimeout(r, Math.random() * 150));
+      if (!writer.running) break;
+      await writer.stop('SIGKILL');
+      kills += 1;
+    }
+    expect(kills).toBeGreaterThan(0);
+    const last = await launch({ WRITER_CONSUMER: 'writer-chaos', LEASE_TTL_MS: '1000' });
+    const report = await waitForStored(redis, keys, dataDir, () => events);
+    expect(report).toMatchObject({ missing: 0, duplicates: 0, unexpected: 0, expected: events.length });
+    await last.stop();
+  });
+
+  it('a standby takes over when the leader stops, and SIGTERM loses nothing', async () => {
+    const events = syntheticEvents(3000);
+    const { keys, dataDir, launch } = await setup('standby', events);
+    const leader = await launch({ WRITER_CONSUMER: 'writer-1', BATCH_MAX_EVENTS: '500' });
+    await leader.waitForLog('writer lease acquired: recovering pending work');
+    const standby = await launch({ WRITER_CONSUMER: 'writer-2', BATCH_MAX_EVENTS: '500' });
+    await leader.waitForLog('batch written');
+    await leader.stop('SIGTERM');
+    await standby.waitForLog('writer lease acquired: recovering pending work');
+    const report = await waitForStored(redis, keys, dataDir, () => events);
+    expect(report).toMatchObject({ missing: 0, duplicates: 0, unexpected: 0 });
+    await waitUntil(async () => (await redis.get(keys.writerLease)) !== null, 'standby to hold the lease');
+    await standby.stop();
+  });
+});
