@@ -19,11 +19,12 @@ import {
   waitUntil,
 } from './helpers/pipeline.ts';
 import type { ServiceProcess } from '../services/stack/service-process.ts';
+import type { JetstreamEvent } from '../services/shared/jetstream.ts';
 
 const fixture = readFileSync(new URL('./fixtures/jetstream-production-sample.jsonl', import.meta.url), 'utf8')
   .split('\n')
   .filter(Boolean)
-  .map((line) => JSON.parse(line) as Record<string, any>);
+  .map((line) => JSON.parse(line) as JetstreamEvent);
 
 /** N distinct events shaped like the production sample: each copy gets its own rkey/seq and time. */
 function syntheticEvents(count: number): string[] {
