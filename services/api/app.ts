@@ -1,0 +1,95 @@
+// The Fastify application: plugins for the OpenAPI document and errors, then the
+// routes. Everything a route needs arrives in one ApiContext, built by main.ts
+// (or by a test) so the app itself holds no global state.
+
+import Fastify, { type FastifyError } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { SERVICE_VERSION, type Logger } from '../shared/logger.ts';
+import type { ApiConfig } from './config.ts';
+import { ApiError, type ErrorBody } from './errors.ts';
+import type { QueryEngine } from './query-engine.ts';
+import { QueryCancelledError } from './query-engine.ts';
+import type { ResponseCache } from './cache.ts';
+import type { SideTables } from './side-tables.ts';
+import type { StoreIndex } from './store-index.ts';
+import { searchRoutes } from './routes/search.ts';
+import { exportRoutes } from './routes/export.ts';
+import { postRoutes } from './routes/posts.ts';
+import { statsRoutes } from './routes/stats.ts';
+import { healthRoutes } from './routes/health.ts';
+
+export interface ApiContext {
+  config: ApiConfig;
+  engine: QueryEngine;
+  store: StoreIndex;
+  sideTables: SideTables;
+  cache: ResponseCache;
+  /** A connection outside the query pool, so readiness answers even when the pool is busy. */
+  healthConnection: DuckDBConnection;
+  logger: Logger;
+}
+
+export async function buildApp(ctx: ApiContext) {
+  const app = Fastify({
+    loggerInstance: ctx.logger,
+    disableRequestLogging: false,
+    requestIdHeader: 'x-request-id',
+    // Unknown query parameters are an error, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
+    maxParamLength: 2100,
+    return503OnClosing: true,
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Bluesky Post Explorer API',
+        version: SERVICE_VERSION,
+        description: 'Search, export and statistics over Bluesky posts collected from the Jetstream firehose.',
+      },
+      tags: [
+        { name: 'posts', description: 'search, export and look up posts' },
+        { name: 'stats', description: 'counts over time windows' },
+        { name: 'health', description: 'liveness and readiness' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => {
+    if (error instanceof ApiError) {
+      void reply.headers(error.headers).code(error.statusCode).send({ error: error.code, message: error.message } satisfies ErrorBody);
+      return;
+    }
+    if (error instanceof QueryCancelledError) {
+      request.log.info('client went away; query cancelled');
+      void reply.code(499).send({ error: 'client_closed', message: error.message });
+      return;
+    }
+    const fastifyError = error as FastifyError;
+    if (fastifyError.validation) {
+      void reply.code(400).send({ error: 'bad_request', message: `${fastifyError.validationContext ?? 'request'} ${fastifyError.validation[0]?.instancePath ?? ''} ${fastifyError.validation[0]?.message ?? 'is invalid'}`.replace(/\s+/g, ' ').trim() });
+      return;
+    }
+    if (fastifyError.statusCode && fastifyError.statusCode < 500) {
+      void reply.code(fastifyError.statusCode).send({ error: 'bad_request', message: fastifyError.message });
+      return;
+    }
+    request.log.error({ err: error }, 'request failed');
+    void reply.code(500).send({ error: 'internal', message: 'internal error; it has been logged' });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  await app.register(healthRoutes, { ctx });
+  await app.register(searchRoutes, { ctx });
+  await app.register(exportRoutes, { ctx });
+  await app.register(postRoutes, { ctx });
+  await app.register(statsRoutes, { ctx });
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  return app;
+}

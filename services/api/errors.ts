@@ -1,0 +1,36 @@
+// Every error the API answers with, created once with its status and code.
+// Bodies are always {error, message}; nothing internal (SQL, stack, paths) leaks.
+
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const badRequest = (message: string) => new ApiError(400, 'bad_request', message);
+export const notFound = (message: string) => new ApiError(404, 'not_found', message);
+
+/** The query ran past its time budget and was cancelled. */
+export const queryTimeout = (timeoutMs: number) =>
+  new ApiError(503, 'timeout', `the query took longer than ${timeoutMs} ms and was cancelled; narrow the time window or the filters`, { 'retry-after': '5' });
+
+/** Too many heavy queries at once: the client should come back shortly. */
+export const overloaded = (retryAfterSeconds: number) =>
+  new ApiError(503, 'overloaded', 'the server is busy with other queries; retry shortly', { 'retry-after': String(retryAfterSeconds) });
+
+export interface ErrorBody {
+  error: string;
+  message: string;
+}
+
+export const errorResponseSchema = {
+  type: 'object',
+  required: ['error', 'message'],
+  properties: { error: { type: 'string' }, message: { type: 'string' } },
+} as const;

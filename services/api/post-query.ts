@@ -1,0 +1,245 @@
+// Post search over the Parquet store: filters -> parameterized SQL, run hour by
+// hour newest first over exactly the files of the window, stopping as soon as a
+// page is full. Deleted posts are removed by an anti-join with the tombstones;
+// authors' handles come from current_handles (side-tables.ts).
+//
+// User input only ever reaches DuckDB as a bound parameter. Text matching uses
+// contains() on lowercased text (no LIKE, so % and _ are plain characters), and
+// the exact mode a regular expression whose phrase is quoted with \Q...\E.
+
+import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { sqlStringList } from '../shared/duckdb.ts';
+import type { CursorPosition } from './cursor.ts';
+import type { HourFiles, StoreIndex } from './store-index.ts';
+
+export interface PostFilters {
+  startUs: number;
+  endUs: number;
+  text?: string;
+  exact?: boolean;
+  /** Resolved authors; an empty list matches nothing (an unknown handle). */
+  authorDids?: readonly string[];
+  lang?: string;
+  hashtag?: string;
+  hasMedia?: boolean;
+  isReply?: boolean;
+}
+
+export interface PostResult {
+  uri: string;
+  author_did: string;
+  username: string | null;
+  text: string | null;
+  /** createdAt as the client declared it (ISO 8601); indexed_at when that was malformed. */
+  timestamp: string;
+  /** When the network saw the post (Jetstream time, ISO 8601). */
+  indexed_at: string;
+  langs: string[];
+  hashtags: string[];
+  mentions: string[];
+  links: string[];
+  labels: string[];
+  is_reply: boolean;
+  reply_root_uri: string | null;
+  reply_parent_uri: string | null;
+  quote_uri: string | null;
+  embed_kind: string | null;
+  has_media: boolean;
+  /** Jetstream time in µs: the pagination key. */
+  time_us: number;
+}
+
+const SELECT_COLUMNS = `p.uri, p.author_did, p.text, epoch_us(p.created_at)::DOUBLE AS created_us, p.time_us::DOUBLE AS time_us,
+  p.langs, p.hashtags, p.mentions, p.links, p.labels, p.reply_root_uri, p.reply_parent_uri, p.quote_uri, p.embed_kind, p.has_media`;
+
+/** Quotes a phrase for RE2 so every character is literal. */
+function re2Literal(phrase: string): string {
+  return `\\Q${phrase.replaceAll('\\E', '\\E\\\\E\\Q')}\\E`;
+}
+
+/**
+ * The WHERE conditions of a filter set, appending their parameters to `params`
+ * ($1, $2, ... positions). Always restricted to creates inside the window.
+ */
+export function postConditions(filters: PostFilters, params: DuckDBValue[], after?: CursorPosition): string {
+  const bind = (value: DuckDBValue) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const conditions = [`p.operation = 'create'`, `p.time_us >= ${bind(filters.startUs)}`, `p.time_us < ${bind(filters.endUs)}`];
+  if (after) {
+    const t = bind(after.timeUs);
+    conditions.push(`(p.time_us < ${t} OR (p.time_us = ${t} AND p.uri < ${bind(after.uri)}))`);
+  }
+  if (filters.text !== undefined) {
+    if (filters.exact) {
+      // Case-sensitive, and the phrase must not be part of a longer word.
+      conditions.push(`contains(p.text, ${bind(filters.text)})`);
+      conditions.push(`regexp_matches(p.text, ${bind(`(^|[^\\pL\\pN_])${re2Literal(filters.text)}($|[^\\pL\\pN_])`)})`);
+    } else {
+      conditions.push(`contains(lower(p.text), ${bind(filters.text.toLowerCase())})`);
+    }
+  }
+  if (filters.authorDids) {
+    if (filters.authorDids.length === 0) conditions.push('false');
+    else if (filters.authorDids.length === 1) conditions.push(`p.author_did = ${bind(filters.authorDids[0]!)}`);
+    else conditions.push(`list_contains(${bind(listValue([...filters.authorDids]))}::VARCHAR[], p.author_did)`);
+  }
+  if (filters.lang !== undefined) {
+    // lang=en matches en, en-US, EN-gb ...
+    const lang = bind(filters.lang.toLowerCase());
+    conditions.push(`len(list_filter(p.langs, x -> lower(x) = ${lang} OR starts_with(lower(x), ${lang} || '-'))) > 0`);
+  }
+  if (filters.hashtag !== undefined) conditions.push(`list_contains(p.hashtags, ${bind(filters.hashtag)})`);
+  if (filters.hasMedia !== undefined) conditions.push(`p.has_media = ${bind(filters.hasMedia)}`);
+  if (filters.isReply !== undefined) conditions.push(`(p.reply_parent_uri IS NOT NULL) = ${bind(filters.isReply)}`);
+  conditions.push(`hash(p.uri) NOT IN (SELECT h FROM post_tombstones WHERE time_us >= ${bind(filters.startUs)})`);
+  return conditions.join('\n    AND ');
+}
+
+function source(files: readonly string[]): string {
+  return `read_parquet(${sqlStringList(files)}, hive_partitioning = false, union_by_name = true) p`;
+}
+
+function isoFromUs(us: number): string {
+  return new Date(Math.floor(us / 1000)).toISOString();
+}
+
+function toResult(row: Record<string, unknown>): PostResult {
+  const timeUs = row.time_us as number;
+  const createdUs = row.created_us as number | null;
+  return {
+    uri: row.uri as string,
+    author_did: row.author_did as string,
+    username: (row.username as string | null) ?? null,
+    text: (row.text as string | null) ?? null,
+    timestamp: isoFromUs(createdUs ?? timeUs),
+    indexed_at: isoFromUs(timeUs),
+    langs: (row.langs as string[] | null) ?? [],
+    hashtags: (row.hashtags as string[] | null) ?? [],
+    mentions: (row.mentions as string[] | null) ?? [],
+    links: (row.links as string[] | null) ?? [],
+    labels: (row.labels as string[] | null) ?? [],
+    is_reply: row.reply_parent_uri !== null,
+    reply_root_uri: (row.reply_root_uri as string | null) ?? null,
+    reply_parent_uri: (row.reply_parent_uri as string | null) ?? null,
+    quote_uri: (row.quote_uri as string | null) ?? null,
+    embed_kind: (row.embed_kind as string | null) ?? null,
+    has_media: row.has_media === true,
+    time_us: timeUs,
+  };
+}
+
+/** The newest `limit` posts of some files matching the filters, after `after`, with handles. */
+async function topPosts(connection: DuckDBConnection, files: readonly string[], filters: PostFilters, limit: number, after?: CursorPosition): Promise<PostResult[]> {
+  const params: DuckDBValue[] = [];
+  const where = postConditions(filters, params, after);
+  params.push(limit);
+  const sql = `
+    SELECT p.*, h.handle AS username FROM (
+      SELECT ${SELECT_COLUMNS} FROM ${source(files)}
+      WHERE ${where}
+      ORDER BY p.time_us DESC, p.uri DESC
+      LIMIT $${params.length}
+    ) p LEFT JOIN current_handles h ON h.did = p.author_did
+    ORDER BY p.time_us DESC, p.uri DESC`;
+  const reader = await connection.runAndReadAll(sql, params);
+  return reader.getRowObjectsJS().map((row) => toResult(row as Record<string, unknown>));
+}
+
+export interface SearchOutcome {
+  results: PostResult[];
+  /** Position of the last result when more may follow. */
+  next: CursorPosition | undefined;
+  partitionsScanned: number;
+}
+
+/**
+ * One page of matching posts, newest first. Hours are scanned in growing groups
+ * (1, 2, 4, ... hours): a common word fills the page from the newest hour alone,
+ * a rare one costs a few larger scans instead of one query per hour.
+ */
+export async function searchPosts(connection: DuckDBConnection, store: StoreIndex, filters: PostFilters, limit: number, after?: CursorPosition): Promise<SearchOutcome> {
+  const endUs = after ? Math.min(filters.endUs, after.timeUs + 1) : filters.endUs;
+  const hours = await store.hours('posts', filters.startUs, endUs);
+  const results: PostResult[] = [];
+  const seen = new Set<string>();
+  let position = after;
+  let scanned = 0;
+  let groupSize = 1;
+  for (let i = 0; i < hours.length && results.length <= limit; ) {
+    const group: HourFiles[] = hours.slice(i, i + groupSize);
+    i += group.length;
+    scanned += group.length;
+    groupSize *= 2;
+    const files = group.flatMap((h) => h.files);
+    // Duplicate rows (a retried batch before compaction) are dropped here; the
+    // keyset position always advances, so a page never repeats a post.
+    for (;;) {
+      const want = limit + 1 - results.length;
+      const rows = await topPosts(connection, files, filters, want + 8, position);
+      for (const row of rows) {
+        position = { timeUs: row.time_us, uri: row.uri };
+        if (seen.has(row.uri)) continue;
+        seen.add(row.uri);
+        results.push(row);
+        if (results.length > limit) break;
+      }
+      if (results.length > limit || rows.length < want + 8) break;
+    }
+  }
+  const page = results.slice(0, limit);
+  const last = page.at(-1);
+  return { results: page, next: results.length > limit && last ? { timeUs: last.time_us, uri: last.uri } : undefined, partitionsScanned: scanned };
+}
+
+/** Rows of an export, streamed hour by hour newest first; stops after maxRows. */
+export async function* exportPosts(connection: DuckDBConnection, store: StoreIndex, filters: PostFilters, maxRows: number): AsyncGenerator<PostResult[]> {
+  const hours = await store.hours('posts', filters.startUs, filters.endUs);
+  let remaining = maxRows;
+  const seen = new Set<string>();
+  for (const hour of hours) {
+    if (remaining <= 0) return;
+    const params: DuckDBValue[] = [];
+    const where = postConditions(filters, params);
+    params.push(remaining);
+    const result = await connection.stream(
+      `SELECT p.*, h.handle AS username FROM (
+         SELECT ${SELECT_COLUMNS} FROM ${source(hour.files)} WHERE ${where}
+         ORDER BY p.time_us DESC, p.uri DESC LIMIT $${params.length}
+       ) p LEFT JOIN current_handles h ON h.did = p.author_did
+       ORDER BY p.time_us DESC, p.uri DESC`,
+      params,
+    );
+    seen.clear(); // rows of one uri share a time_us, hence an hour
+    for await (const rows of result.yieldRowObjectJs()) {
+      const batch: PostResult[] = [];
+      for (const row of rows) {
+        const post = toResult(row);
+        if (seen.has(post.uri)) continue;
+        seen.add(post.uri);
+        batch.push(post);
+      }
+      remaining -= batch.length;
+      if (batch.length > 0) yield batch;
+      if (remaining <= 0) return;
+    }
+  }
+}
+
+/** The latest version of one post (create or update), unless it was deleted. */
+export async function findPost(connection: DuckDBConnection, store: StoreIndex, uri: string, aroundUs: number, spanUs: number): Promise<PostResult | undefined> {
+  const hours = await store.hours('posts', aroundUs - spanUs, aroundUs + spanUs);
+  if (hours.length === 0) return undefined;
+  const params: DuckDBValue[] = [uri];
+  const reader = await connection.runAndReadAll(
+    `SELECT p.*, h.handle AS username FROM (
+       SELECT ${SELECT_COLUMNS} FROM ${source(hours.flatMap((h) => h.files))}
+       WHERE p.uri = $1 AND hash(p.uri) NOT IN (SELECT h FROM post_tombstones)
+       ORDER BY p.time_us DESC LIMIT 1
+     ) p LEFT JOIN current_handles h ON h.did = p.author_did`,
+    params,
+  );
+  const row = reader.getRowObjectsJS()[0];
+  return row ? toResult(row) : undefined;
+}

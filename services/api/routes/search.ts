@@ -1,0 +1,99 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ApiContext } from '../app.ts';
+import { decodeCursor, encodeCursor, queryFingerprint } from '../cursor.ts';
+import { errorResponseSchema } from '../errors.ts';
+import { clientGone, resolvePostFilters, resolveWindow, type PostFilterQuery } from '../filters.ts';
+import { searchPosts } from '../post-query.ts';
+import { postFilterProperties, postSchema } from '../schemas.ts';
+
+interface SearchQuery extends PostFilterQuery {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface SearchResponse {
+  results: unknown[];
+  meta: { count: number; next_cursor: string | null; partitions_scanned: number; start: string; end: string; took_ms: number };
+}
+
+export const searchRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
+  const { config } = ctx;
+  app.get<{ Querystring: SearchQuery }>(
+    '/v1/search',
+    {
+      schema: {
+        tags: ['posts'],
+        summary: 'Search posts, newest first',
+        description:
+          'Posts matching every given filter inside the window, newest first (by the time the network saw them). ' +
+          'Deleted posts never appear. Page with meta.next_cursor.',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ...postFilterProperties,
+            limit: { type: 'integer', minimum: 1, maximum: config.SEARCH_MAX_LIMIT, default: config.SEARCH_DEFAULT_LIMIT, description: 'results per page' },
+            cursor: { type: 'string', maxLength: 4096, pattern: '^[A-Za-z0-9_-]+$', description: 'meta.next_cursor of the previous page' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['results', 'meta'],
+            properties: {
+              results: { type: 'array', items: postSchema },
+              meta: {
+                type: 'object',
+                required: ['count', 'next_cursor', 'partitions_scanned'],
+                properties: {
+                  count: { type: 'integer', description: 'results in this page' },
+                  next_cursor: { type: ['string', 'null'], description: 'pass as cursor for the next page; null on the last page' },
+                  partitions_scanned: { type: 'integer', description: 'hour partitions read to answer' },
+                  start: { type: 'string', format: 'date-time' },
+                  end: { type: 'string', format: 'date-time' },
+                  took_ms: { type: 'number' },
+                },
+              },
+            },
+          },
+          400: errorResponseSchema,
+          503: errorResponseSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const started = performance.now();
+      const { limit = config.SEARCH_DEFAULT_LIMIT, cursor, ...filterQuery } = request.query;
+      const cacheKey = ctx.cache.key('/v1/search', request.query);
+      const cached = await ctx.cache.get<SearchResponse>(cacheKey);
+      if (cached) return reply.header('x-cache', 'hit').send(cached);
+
+      const fingerprint = queryFingerprint(filterQuery);
+      // A cursor carries the window of its first page, so a default window ("the
+      // last 24 h") does not slide between pages.
+      const position = cursor ? decodeCursor(cursor, fingerprint) : undefined;
+      const window = position ? { startUs: position.startUs, endUs: position.endUs } : resolveWindow(filterQuery, config);
+      const outcome = await ctx.engine.run(
+        async (connection) => {
+          const filters = await resolvePostFilters(connection, filterQuery, window);
+          return searchPosts(connection, ctx.store, filters, limit, position);
+        },
+        config.QUERY_TIMEOUT_MS,
+        clientGone(reply),
+      );
+      const body: SearchResponse = {
+        results: outcome.results.map(({ time_us: _t, ...post }) => post),
+        meta: {
+          count: outcome.results.length,
+          next_cursor: outcome.next ? encodeCursor({ ...outcome.next, ...window }, fingerprint) : null,
+          partitions_scanned: outcome.partitionsScanned,
+          start: new Date(window.startUs / 1000).toISOString(),
+          end: new Date(window.endUs / 1000).toISOString(),
+          took_ms: Math.round(performance.now() - started),
+        },
+      };
+      await ctx.cache.set(cacheKey, body);
+      return reply.header('x-cache', 'miss').send(body);
+    },
+  );
+};
