@@ -5,14 +5,31 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the stack and its tests use (binaries checked, packages installed).
-#   redis-server: the buffer (tests start their own instances for fault injection)
-DEBIAN_PACKAGES=(redis-server:redis-server)
+# Debian packages the stack and its tests use, as binary:package (a package is
+# installed when its binary is missing).
+#   redis-server            the buffer (tests also start their own, for crashes and restarts)
+#   prometheus, promtool    local monitoring and `promtool check/test rules`
+#   prometheus-alertmanager alert routing (with amtool)
+#   caddy                   TLS reverse proxy (tests use its internal CA on loopback)
+#   sshd, restic, docker-compose  deploy tests: a loopback SSH host, real backups, compose validation
+DEBIAN_PACKAGES=(
+  redis-server:redis-server
+  prometheus:prometheus
+  promtool:prometheus
+  prometheus-alertmanager:prometheus-alertmanager
+  amtool:prometheus-alertmanager
+  caddy:caddy
+  /usr/sbin/sshd:openssh-server
+  restic:restic
+  docker-compose:docker-compose
+)
 
 missing=()
 for entry in "${DEBIAN_PACKAGES[@]}"; do
   binary="${entry%%:*}"; package="${entry#*:}"
-  command -v "$binary" >/dev/null 2>&1 || missing+=("$package")
+  if ! command -v "$binary" >/dev/null 2>&1; then
+    [[ " ${missing[*]} " == *" $package "* ]] || missing+=("$package")
+  fi
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
