@@ -9,12 +9,13 @@
 // leaves no gap and adds no duplicate.
 //
 // Backpressure: when the stream holds BACKLOG_HIGH_WATER entries (the writer is
-// behind or down), the ingester stops reading the socket until the backlog falls
-// under BACKLOG_LOW_WATER. A long pause closes the connection (Jetstream would drop
-// a subscriber that stops reading anyway); the cursor brings it back later from
-// where it stopped. Jetstream's own history (≤ 24 h) is the deep buffer; Redis
-// never has to hold more than the high-water mark, and nothing is ever trimmed
-// from the stream before the writer has consumed it.
+// behind or down), the ingester stops reading: it drops the events it holds in
+// memory, closes the connection (Jetstream drops a subscriber that stops reading
+// anyway) and reconnects from the cursor once the backlog is under
+// BACKLOG_LOW_WATER. Jetstream's own history (≤ 24 h) is the deep buffer: the
+// stream never holds more than the high-water mark plus one batch, and nothing
+// is ever trimmed from it before the writer has consumed it. When Redis is merely
+// slow, the socket is paused (TCP pushes back) while the events in memory drain.
 
 import { isUtf8 } from 'node:buffer';
 import { eventKey, parseJetstreamEvent, type RejectReason } from '../shared/jetstream.ts';
@@ -73,6 +74,9 @@ export class Ingester {
   private readonly pauseReasons = new Set<'backlog' | 'redis'>();
   private backlogTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Rewind in use (µs): the configured one, shrunk while reconnects make no progress. */
+  private rewindUs: number;
+  private cursorAtLastConnect: number | undefined;
 
   constructor(
     private readonly config: IngesterConfig,
@@ -81,6 +85,7 @@ export class Ingester {
     private readonly logger: Logger,
   ) {
     this.appender = new StreamAppender(redis, keys, config.DEDUP_WINDOW_SECONDS * 1_000_000);
+    this.rewindUs = config.CURSOR_REWIND_SECONDS * 1_000_000;
     this.client = new JetstreamClient({
       urls: config.JETSTREAM_URL,
       wantedCollections: config.JETSTREAM_WANTED_COLLECTIONS,
@@ -117,12 +122,27 @@ export class Ingester {
   /**
    * Where to resume: the stored cursor minus the rewind. Throws when Redis cannot
    * say, so the client never connects without a cursor and skips a gap.
+   *
+   * If connections keep dying before the replayed rewind is even used up (a
+   * flapping link at a high event rate), every connection would only replay
+   * events already stored and the cursor would never move. So while the cursor
+   * does not advance between connects, the rewind is quartered (down to 0: the
+   * cursor itself is inclusive, so no event at the cursor is missed); it returns
+   * to its configured size as soon as the cursor moves again.
    */
   private async resumeCursor(): Promise<number | undefined> {
     const saved = await this.appender.savedCursor();
     if (saved === undefined) return this.config.JETSTREAM_INITIAL_CURSOR;
     this.stats.cursorUs = saved;
-    return Math.max(0, saved - this.config.CURSOR_REWIND_SECONDS * 1_000_000);
+    const configured = this.config.CURSOR_REWIND_SECONDS * 1_000_000;
+    if (this.cursorAtLastConnect === saved && this.rewindUs > 0) {
+      this.rewindUs = this.rewindUs < 1000 ? 0 : Math.floor(this.rewindUs / 4);
+      this.logger.warn({ rewindUs: this.rewindUs }, 'no progress since the last connect: shrinking the cursor rewind');
+    } else if (this.cursorAtLastConnect !== saved) {
+      this.rewindUs = configured;
+    }
+    this.cursorAtLastConnect = saved;
+    return Math.max(0, saved - this.rewindUs);
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
@@ -215,15 +235,23 @@ export class Ingester {
     const wasPaused = this.paused;
     if (on) this.pauseReasons.add(reason);
     else this.pauseReasons.delete(reason);
+    if (reason === 'backlog' && on) {
+      // Whatever was read but not stored is dropped and fetched again from the
+      // cursor after the pause, so the stream stays bounded.
+      this.pending = [];
+      this.discarding = true;
+      if (this.paused === wasPaused) this.client.pause({ disconnect: true });
+      // Watched even if the socket was already paused for another reason: only the watch lifts it.
+      if (!this.backlogTimer) this.watchBacklog();
+    }
     if (this.paused === wasPaused) return;
     if (this.paused) {
       this.logger.warn({ reason, streamLength: this.stats.streamLength, highWater: this.config.BACKLOG_HIGH_WATER }, 'backpressure: pausing the jetstream socket');
-      this.client.pause();
+      this.client.pause({ disconnect: reason === 'backlog' });
     } else {
       this.logger.info({ streamLength: this.stats.streamLength }, 'backpressure released: resuming');
       this.client.resume();
     }
-    if (reason === 'backlog' && on) this.watchBacklog();
   }
 
   private watchBacklog(): void {
@@ -232,10 +260,12 @@ export class Ingester {
       this.appender.streamLength().then(
         (length) => {
           this.stats.streamLength = length;
+          this.backlogTimer = undefined;
           if (length <= this.config.BACKLOG_LOW_WATER) this.setPaused('backlog', false);
           else if (!this.stopped) this.watchBacklog();
         },
         (error: unknown) => {
+          this.backlogTimer = undefined;
           this.logger.warn({ err: error }, 'cannot read the backlog length');
           if (!this.stopped) this.watchBacklog();
         },

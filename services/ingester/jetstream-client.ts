@@ -22,8 +22,12 @@ export interface JetstreamClientOptions {
   logger: Logger;
 }
 
-/** A connection that delivered frames this long is healthy: the next failure starts the backoff afresh. */
+/**
+ * A connection that delivered frames this long, or this many frames, was healthy:
+ * the next failure starts the backoff afresh and stays on the same URL.
+ */
 const HEALTHY_AFTER_MS = 10_000;
+const HEALTHY_AFTER_FRAMES = 1_000;
 
 export function subscribeUrl(base: string, wantedCollections: readonly string[], cursor: number | undefined): string {
   const url = new URL(base);
@@ -62,8 +66,12 @@ export class JetstreamClient {
     this.loop ??= this.run();
   }
 
-  /** Stops reading frames. The socket is closed if the pause lasts; resume() reconnects from the cursor. */
-  pause(): void {
+  /**
+   * Stops reading frames. The socket is closed at once with `disconnect`, or if
+   * the pause lasts; resume() then reconnects from the cursor.
+   */
+  pause(options: { disconnect?: boolean } = {}): void {
+    if (options.disconnect) this.socket?.terminate();
     if (this.paused) return;
     this.paused = true;
     this.socket?.pause();
@@ -106,15 +114,15 @@ export class JetstreamClient {
         continue;
       }
       const url = this.options.urls[this.urlIndex % this.options.urls.length]!;
-      let deliveredFor = 0;
+      let delivered = { ms: 0, frames: 0 };
       try {
         const cursor = await this.options.resumeCursor();
-        deliveredFor = await this.connectOnce(subscribeUrl(url, this.options.wantedCollections, cursor), cursor);
+        delivered = await this.connectOnce(subscribeUrl(url, this.options.wantedCollections, cursor), cursor);
       } catch (error) {
         this.options.logger.warn({ url, err: error }, 'jetstream connection failed');
       }
       if (this.stopped) break;
-      if (deliveredFor >= HEALTHY_AFTER_MS) this.backoff.reset();
+      if (delivered.ms >= HEALTHY_AFTER_MS || delivered.frames >= HEALTHY_AFTER_FRAMES) this.backoff.reset();
       else this.urlIndex += 1; // fail over to the next URL when this one did not hold
       this.reconnects += 1;
       const delay = this.backoff.next();
@@ -123,15 +131,16 @@ export class JetstreamClient {
     }
   }
 
-  /** Resolves with how long the connection delivered frames, when it closes for any reason. */
-  private connectOnce(url: string, cursor: number | undefined): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
+  /** Resolves with how long and how much the connection delivered, when it closes for any reason. */
+  private connectOnce(url: string, cursor: number | undefined): Promise<{ ms: number; frames: number }> {
+    return new Promise((resolve, reject) => {
       // UTF-8 is validated by the ingester per frame: ws would close the connection on
       // one bad frame, and the replay after reconnecting would hit it again forever.
       const socket = new WebSocket(url, { handshakeTimeout: 10_000, maxPayload: 64 * 1024 * 1024, perMessageDeflate: false, skipUTF8Validation: true });
       this.socket = socket;
       let openedAt = 0;
       let lastFrameAt = 0;
+      let frames = 0;
       socket.on('open', () => {
         openedAt = Date.now();
         this.options.logger.info({ url: redact(url), cursor }, 'connected to jetstream');
@@ -142,6 +151,7 @@ export class JetstreamClient {
       });
       socket.on('message', (data: RawData, isBinary: boolean) => {
         lastFrameAt = this.lastActivityAt = Date.now();
+        frames += 1;
         this.options.onFrame(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data), isBinary);
       });
       socket.on('error', (error) => {
@@ -158,7 +168,7 @@ export class JetstreamClient {
         if (openedAt) {
           this.options.onConnectionChange?.(false);
           this.options.logger.info({ code, reason: reason.toString() }, 'jetstream connection closed');
-          resolve(lastFrameAt ? lastFrameAt - openedAt : 0);
+          resolve({ ms: lastFrameAt ? lastFrameAt - openedAt : 0, frames });
         } else {
           reject(new Error(`connection closed before opening (code ${code})`));
         }
