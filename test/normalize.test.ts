@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { eventKey, parseJetstreamEvent, type JetstreamEvent } from '../services/shared/jetstream.ts';
 import { normalize, parseTimestamp, tableOf } from '../services/shared/normalize.ts';
-import { TABLES, TABLE_NAMES, columnIndex, type TableName } from '../services/shared/tables.ts';
+import { TABLES, TABLE_NAMES, columnIndex, uriSql, type TableName } from '../services/shared/tables.ts';
 
 const FIXTURE = new URL('./fixtures/jetstream-production-sample.jsonl', import.meta.url);
 const fixtureEvents = readFileSync(FIXTURE, 'utf8')
@@ -67,11 +67,18 @@ describe('table mapping', () => {
     expect(cell('accounts', account.row, 'time')).toBeNull();
   });
 
-  it('a delete is a tombstone carrying the collection and the record URI', () => {
+  it('a delete is a tombstone carrying the author, collection and record key', () => {
     const { table, row } = normalize(commit('app.bsky.feed.post', 'delete'));
     expect(table).toBe('deletes');
-    expect(cell(table, row, 'uri')).toBe(`at://${base.did}/app.bsky.feed.post/3mptbyplj5d2a`);
+    expect(cell(table, row, 'author_did')).toBe(base.did);
     expect(cell(table, row, 'collection')).toBe('app.bsky.feed.post');
+    expect(cell(table, row, 'rkey')).toBe('3mptbyplj5d2a');
+  });
+
+  it('record URIs are derived, not stored: uriSql rebuilds them for every record table', () => {
+    expect(uriSql('posts', 'p')).toBe("('at://' || p.author_did || '/app.bsky.feed.post/' || p.rkey)");
+    expect(uriSql('other')).toBe("('at://' || author_did || '/' || collection || '/' || rkey)");
+    expect(() => uriSql('identities')).toThrow();
   });
 
   it('every table has exactly the columns its normalizer fills, and a key made of its columns', () => {
@@ -121,7 +128,9 @@ describe('post normalization', () => {
     expect(cell(table, row, 'mentions')).toEqual(['did:plc:alice']);
     expect(cell(table, row, 'links')).toEqual(['https://example.com/x']);
     expect(cell(table, row, 'labels')).toEqual(['nudity']);
-    expect(JSON.parse(cell(table, row, 'record') as string)).toEqual(record);
+    // The text lives in its own column only; the record keeps everything else.
+    const { text: _text, ...withoutText } = record;
+    expect(JSON.parse(cell(table, row, 'record') as string)).toEqual(withoutText);
   });
 
   it('survives any record shape: wrong types become NULL or empty, never an exception', () => {

@@ -8,7 +8,7 @@ import { eventKey, parseJetstreamEvent } from '../../services/shared/jetstream.t
 import { tableOf } from '../../services/shared/normalize.ts';
 import { tableDir, tableGlob } from '../../services/shared/layout.ts';
 import { sqlString, type DuckDBConnection } from '../../services/shared/duckdb.ts';
-import { TABLE_NAMES, type TableName } from '../../services/shared/tables.ts';
+import { TABLE_NAMES, TABLES, type TableName } from '../../services/shared/tables.ts';
 
 export interface ExpectedEvents {
   byTable: Map<TableName, Set<string>>;
@@ -64,11 +64,11 @@ export async function storedKeys(connection: DuckDBConnection, dataDir: string):
       continue;
     }
     const source = `read_parquet(${sqlString(glob)}, hive_partitioning = false, union_by_name = true)`;
+    const collection = TABLES[table].collection ? sqlString(TABLES[table].collection) : 'collection';
     const sql =
       table === 'identities' || table === 'accounts'
         ? `SELECT '${table === 'identities' ? 'i' : 'a'}|' || did || '|' || seq::VARCHAR AS k FROM ${source}`
-        : // at://<did>/<collection>/<rkey> + rev -> c|<did>|<collection>|<rkey>|<rev>
-          `SELECT 'c|' || replace(substr(uri, 6), '/', '|') || '|' || rev AS k FROM ${source}`;
+        : `SELECT concat_ws('|', 'c', author_did, ${collection}, rkey, rev) AS k FROM ${source}`;
     try {
       const reader = await connection.runAndReadAll(sql);
       result.set(table, reader.getColumns()[0]?.map(String) ?? []);

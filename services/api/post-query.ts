@@ -9,6 +9,7 @@
 
 import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { sqlStringList } from '../shared/duckdb.ts';
+import { uriSql } from '../shared/tables.ts';
 import type { CursorPosition } from './cursor.ts';
 import type { HourFiles, StoreIndex } from './store-index.ts';
 
@@ -97,8 +98,9 @@ export function postConditions(filters: PostFilters, params: DuckDBValue[], afte
   return conditions.join('\n    AND ');
 }
 
+/** The posts of some files, with their derived AT URI, as `p`. */
 function source(files: readonly string[]): string {
-  return `read_parquet(${sqlStringList(files)}, hive_partitioning = false, union_by_name = true) p`;
+  return `(SELECT *, ${uriSql('posts')} AS uri FROM read_parquet(${sqlStringList(files)}, hive_partitioning = false, union_by_name = true)) p`;
 }
 
 function isoFromUs(us: number): string {
@@ -228,14 +230,14 @@ export async function* exportPosts(connection: DuckDBConnection, store: StoreInd
 }
 
 /** The latest version of one post (create or update), unless it was deleted. */
-export async function findPost(connection: DuckDBConnection, store: StoreIndex, uri: string, aroundUs: number, spanUs: number): Promise<PostResult | undefined> {
+export async function findPost(connection: DuckDBConnection, store: StoreIndex, did: string, rkey: string, aroundUs: number, spanUs: number): Promise<PostResult | undefined> {
   const hours = await store.hours('posts', aroundUs - spanUs, aroundUs + spanUs);
   if (hours.length === 0) return undefined;
-  const params: DuckDBValue[] = [uri];
+  const params: DuckDBValue[] = [did, rkey];
   const reader = await connection.runAndReadAll(
     `SELECT p.*, h.handle AS username FROM (
        SELECT ${SELECT_COLUMNS} FROM ${source(hours.flatMap((h) => h.files))}
-       WHERE p.uri = $1 AND hash(p.uri) NOT IN (SELECT h FROM post_tombstones)
+       WHERE p.author_did = $1 AND p.rkey = $2 AND hash(p.uri) NOT IN (SELECT h FROM post_tombstones)
        ORDER BY p.time_us DESC LIMIT 1
      ) p LEFT JOIN current_handles h ON h.did = p.author_did`,
     params,

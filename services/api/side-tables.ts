@@ -14,7 +14,7 @@ import { sqlString, sqlStringList } from '../shared/duckdb.ts';
 import { COLLECTIONS } from '../shared/jetstream.ts';
 import { partitionKey } from '../shared/layout.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { TableName } from '../shared/tables.ts';
+import { uriSql, type TableName } from '../shared/tables.ts';
 import type { StoreIndex } from './store-index.ts';
 
 interface SideTableSpec {
@@ -32,7 +32,7 @@ const SPECS: readonly SideTableSpec[] = [
     name: 'post_tombstones',
     source: 'deletes',
     columns: 'h UBIGINT, time_us BIGINT',
-    select: 'hash(uri), time_us',
+    select: `hash(${uriSql('deletes')}), time_us`,
     where: `collection = ${sqlString(COLLECTIONS.post)}`,
   },
   { name: 'handles', source: 'identities', columns: 'did VARCHAR, handle VARCHAR, time_us BIGINT', select: 'did, handle, time_us' },

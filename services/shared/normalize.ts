@@ -2,7 +2,7 @@
 // an unexpected type becomes NULL (the raw record keeps the original), so a valid
 // envelope is always stored and never stalls a batch.
 
-import { COLLECTIONS, recordUri, type CommitEvent, type JetstreamEvent } from './jetstream.ts';
+import { COLLECTIONS, type CommitEvent, type JetstreamEvent } from './jetstream.ts';
 import type { TableName } from './tables.ts';
 
 /** A cell value: TIMESTAMP cells hold unix microseconds, JSON cells hold JSON text. */
@@ -67,28 +67,27 @@ export function normalize(event: JetstreamEvent): NormalizedRow {
 function commitRow(table: TableName, event: CommitEvent): Row {
   const { did, time_us: timeUs } = event;
   const { collection, rkey, rev, operation, cid } = event.commit;
-  const uri = recordUri(did, collection, rkey);
-  if (table === 'deletes') return [uri, did, collection, rkey, rev, timeUs];
+  if (table === 'deletes') return [did, collection, rkey, rev, timeUs];
 
   const record: Json = event.commit.record ?? {};
-  const head: Row = [uri, str(cid), did, rkey, rev, operation];
+  const id: Row = [did, rkey, rev, operation];
   const createdAt = parseTimestamp(record.createdAt);
   switch (table) {
     case 'posts':
-      return [...head, ...postColumns(record, createdAt, timeUs)];
+      return [...id, str(cid), ...postColumns(record, createdAt, timeUs)];
     case 'likes':
     case 'reposts': {
       const subject = asObject(record.subject);
       const via = asObject(record.via);
-      return [...head, str(subject?.uri), str(subject?.cid), str(via?.uri), createdAt, timeUs];
+      return [...id, str(subject?.uri), str(subject?.cid), str(via?.uri), createdAt, timeUs];
     }
     case 'follows':
     case 'blocks':
-      return [...head, str(record.subject), createdAt, timeUs];
+      return [...id, str(record.subject), createdAt, timeUs];
     case 'profiles':
-      return [...head, str(record.displayName), str(record.description), createdAt, timeUs, JSON.stringify(record)];
+      return [...id, str(cid), str(record.displayName), str(record.description), createdAt, timeUs, JSON.stringify(record)];
     default:
-      return [uri, str(cid), did, collection, rkey, rev, operation, timeUs, JSON.stringify(record)];
+      return [did, collection, rkey, rev, operation, str(cid), timeUs, JSON.stringify(record)];
   }
 }
 
@@ -147,8 +146,15 @@ function postColumns(record: Json, createdAt: number | null, timeUs: number): Ro
     if (val) labels.push(val);
   }
 
+  // The text is stored once, in its own column (see tables.ts).
+  const text = str(record.text);
+  let rest = record;
+  if (typeof record.text === 'string') {
+    const { text: _text, ...withoutText } = record;
+    rest = withoutText;
+  }
   return [
-    str(record.text),
+    text,
     stringList(record.langs),
     createdAt,
     timeUs,
@@ -161,7 +167,7 @@ function postColumns(record: Json, createdAt: number | null, timeUs: number): Ro
     [...mentions],
     [...links],
     labels,
-    JSON.stringify(record),
+    JSON.stringify(rest),
   ];
 }
 

@@ -1,6 +1,13 @@
 // The Parquet tables: every table's columns, types and natural key, declared once.
 // The writer creates its staging tables and appends rows from these declarations,
 // compaction deduplicates by `key`, the API and the tests query the same names.
+//
+// Storage is most of the cost of keeping the firehose, so columns that can be
+// derived are not stored: a record's AT URI is at://<author_did>/<collection>/<rkey>
+// (`uriSql` builds it; the query views expose it as `uri`), and posts keep their
+// text once, in `text`, not again inside `record`. The record CIDs of likes,
+// reposts, follows and blocks are not kept either: 36 incompressible bytes a row,
+// a third of those tables, for records whose every field is already a column.
 
 export type ColumnType = 'VARCHAR' | 'BIGINT' | 'BOOLEAN' | 'TIMESTAMP' | 'VARCHAR[]' | 'JSON';
 
@@ -13,6 +20,8 @@ export interface Column {
 export interface TableSpec {
   name: TableName;
   description: string;
+  /** The one collection the table holds; undefined when rows carry a `collection` column. */
+  collection?: string;
   columns: readonly Column[];
   /** Columns that identify one event's row; a replayed event has the same key. */
   key: readonly string[];
@@ -34,36 +43,40 @@ export type TableName = (typeof TABLE_NAMES)[number];
 
 const col = (name: string, type: ColumnType, description: string): Column => ({ name, type, description });
 
-// Columns every commit-derived table shares, in this order, at the start of the row.
-const COMMIT_COLUMNS: readonly Column[] = [
-  col('uri', 'VARCHAR', 'AT URI of the record: at://<did>/<collection>/<rkey>'),
-  col('cid', 'VARCHAR', 'CID of the record version'),
+// Columns every commit-derived table starts with, in this order.
+const RECORD_ID: readonly Column[] = [
   col('author_did', 'VARCHAR', 'DID of the repository that wrote the record'),
   col('rkey', 'VARCHAR', 'record key'),
   col('rev', 'VARCHAR', 'repository revision (TID) of the commit'),
   col('operation', 'VARCHAR', 'create or update'),
 ];
+const CID = col('cid', 'VARCHAR', 'CID of the record version');
 const TIME_US = col('time_us', 'BIGINT', 'Jetstream time of the event, unix microseconds (partitioning key)');
 const CREATED_AT = col('created_at', 'TIMESTAMP', "record's client-declared createdAt (UTC); NULL when malformed");
+const RECORD = col('record', 'JSON', 'the raw record as received');
 
 const SUBJECT_RECORD: readonly Column[] = [
+  ...RECORD_ID,
   col('subject_uri', 'VARCHAR', 'AT URI of the liked or reposted record'),
   col('subject_cid', 'VARCHAR', 'CID of the liked or reposted record'),
   col('via_uri', 'VARCHAR', 'AT URI of the repost through which it was seen, when given'),
   CREATED_AT,
   TIME_US,
 ];
-const SUBJECT_DID: readonly Column[] = [col('subject_did', 'VARCHAR', 'DID of the followed or blocked account'), CREATED_AT, TIME_US];
+const SUBJECT_DID: readonly Column[] = [...RECORD_ID, col('subject_did', 'VARCHAR', 'DID of the followed or blocked account'), CREATED_AT, TIME_US];
 
-const COMMIT_KEY = ['uri', 'rev'] as const;
+const COMMIT_KEY = ['author_did', 'rkey', 'rev'] as const;
+const COLLECTION_COMMIT_KEY = ['author_did', 'collection', 'rkey', 'rev'] as const;
 
 export const TABLES: Record<TableName, TableSpec> = {
   posts: {
     name: 'posts',
     description: 'app.bsky.feed.post creates and updates',
+    collection: 'app.bsky.feed.post',
     key: COMMIT_KEY,
     columns: [
-      ...COMMIT_COLUMNS,
+      ...RECORD_ID,
+      CID,
       col('text', 'VARCHAR', 'post text (may be empty when the post has an embed)'),
       col('langs', 'VARCHAR[]', 'declared languages (BCP-47), at most 3'),
       CREATED_AT,
@@ -77,52 +90,33 @@ export const TABLES: Record<TableName, TableSpec> = {
       col('mentions', 'VARCHAR[]', 'DIDs mentioned through #mention facets, distinct'),
       col('links', 'VARCHAR[]', 'URIs from #link facets and the external embed, distinct'),
       col('labels', 'VARCHAR[]', 'self-labels (labels.values[].val)'),
-      col('record', 'JSON', 'the raw record as received'),
+      col('record', 'JSON', "the raw record without its text field, which is the text column: json_merge_patch(record, json_object('text', text)) restores it"),
     ],
   },
-  likes: {
-    name: 'likes',
-    description: 'app.bsky.feed.like creates and updates',
-    key: COMMIT_KEY,
-    columns: [...COMMIT_COLUMNS, ...SUBJECT_RECORD],
-  },
-  reposts: {
-    name: 'reposts',
-    description: 'app.bsky.feed.repost creates and updates',
-    key: COMMIT_KEY,
-    columns: [...COMMIT_COLUMNS, ...SUBJECT_RECORD],
-  },
-  follows: {
-    name: 'follows',
-    description: 'app.bsky.graph.follow creates and updates',
-    key: COMMIT_KEY,
-    columns: [...COMMIT_COLUMNS, ...SUBJECT_DID],
-  },
-  blocks: {
-    name: 'blocks',
-    description: 'app.bsky.graph.block creates and updates',
-    key: COMMIT_KEY,
-    columns: [...COMMIT_COLUMNS, ...SUBJECT_DID],
-  },
+  likes: { name: 'likes', description: 'app.bsky.feed.like creates and updates', collection: 'app.bsky.feed.like', key: COMMIT_KEY, columns: SUBJECT_RECORD },
+  reposts: { name: 'reposts', description: 'app.bsky.feed.repost creates and updates', collection: 'app.bsky.feed.repost', key: COMMIT_KEY, columns: SUBJECT_RECORD },
+  follows: { name: 'follows', description: 'app.bsky.graph.follow creates and updates', collection: 'app.bsky.graph.follow', key: COMMIT_KEY, columns: SUBJECT_DID },
+  blocks: { name: 'blocks', description: 'app.bsky.graph.block creates and updates', collection: 'app.bsky.graph.block', key: COMMIT_KEY, columns: SUBJECT_DID },
   profiles: {
     name: 'profiles',
     description: 'app.bsky.actor.profile creates and updates',
+    collection: 'app.bsky.actor.profile',
     key: COMMIT_KEY,
     columns: [
-      ...COMMIT_COLUMNS,
+      ...RECORD_ID,
+      CID,
       col('display_name', 'VARCHAR', 'displayName'),
       col('description', 'VARCHAR', 'profile description'),
       CREATED_AT,
       TIME_US,
-      col('record', 'JSON', 'the raw record as received'),
+      RECORD,
     ],
   },
   deletes: {
     name: 'deletes',
     description: 'tombstones: every commit delete, of any collection',
-    key: COMMIT_KEY,
+    key: COLLECTION_COMMIT_KEY,
     columns: [
-      col('uri', 'VARCHAR', 'AT URI of the deleted record'),
       col('author_did', 'VARCHAR', 'DID of the repository'),
       col('collection', 'VARCHAR', 'collection NSID of the deleted record'),
       col('rkey', 'VARCHAR', 'record key'),
@@ -158,20 +152,37 @@ export const TABLES: Record<TableName, TableSpec> = {
   other: {
     name: 'other',
     description: 'creates and updates of collections without a table of their own',
-    key: COMMIT_KEY,
+    key: COLLECTION_COMMIT_KEY,
     columns: [
-      col('uri', 'VARCHAR', 'AT URI of the record'),
-      col('cid', 'VARCHAR', 'CID of the record version'),
       col('author_did', 'VARCHAR', 'DID of the repository'),
       col('collection', 'VARCHAR', 'collection NSID'),
       col('rkey', 'VARCHAR', 'record key'),
       col('rev', 'VARCHAR', 'repository revision (TID) of the commit'),
       col('operation', 'VARCHAR', 'create or update'),
+      CID,
       TIME_US,
-      col('record', 'JSON', 'the raw record as received'),
+      RECORD,
     ],
   },
 };
+
+/** Tables whose rows are records (they have an AT URI); identities and accounts are not. */
+export function hasRecordUri(table: TableName): boolean {
+  return table !== 'identities' && table !== 'accounts';
+}
+
+/**
+ * SQL for the AT URI of a row of a record table, from its stored columns.
+ * `alias` qualifies the columns (e.g. 'p' for p.author_did).
+ */
+export function uriSql(table: TableName, alias?: string): string {
+  if (!hasRecordUri(table)) throw new Error(`rows of ${table} are not records`);
+  const c = (name: string) => (alias ? `${alias}.${name}` : name);
+  const collection = TABLES[table].collection;
+  return collection
+    ? `('at://' || ${c('author_did')} || '/${collection}/' || ${c('rkey')})`
+    : `('at://' || ${c('author_did')} || '/' || ${c('collection')} || '/' || ${c('rkey')})`;
+}
 
 /** Index of a column in a table's rows. */
 export function columnIndex(table: TableName, column: string): number {

@@ -25,7 +25,7 @@ import {
   type Partition,
 } from '../shared/layout.ts';
 import { TABLE_NAMES, TABLES, type TableName } from '../shared/tables.ts';
-import { PARQUET_OPTIONS } from './parquet-sink.ts';
+import { COMPACTED_PARQUET_OPTIONS } from './parquet-sink.ts';
 
 export interface PartitionFiles {
   table: TableName;
@@ -100,7 +100,7 @@ export async function compactPartition(connection: DuckDBConnection, p: Partitio
        SELECT * FROM read_parquet(${sqlStringList(inputs)}, union_by_name = true, hive_partitioning = false)
        QUALIFY row_number() OVER (PARTITION BY ${key} ORDER BY time_us) = 1
        ORDER BY time_us
-     ) TO ${sqlString(temp)} (${PARQUET_OPTIONS})`,
+     ) TO ${sqlString(temp)} (${COMPACTED_PARQUET_OPTIONS})`,
   );
   await commitFile(temp, target);
   for (const input of inputs) if (input !== target) await rm(input, { force: true });

@@ -33,8 +33,13 @@ const APPENDERS: Record<ColumnType, AppendCell> = {
   'VARCHAR[]': (a, v) => (v === null ? a.appendNull() : a.appendList(listValue(v as string[]), VARCHAR_LIST)),
 };
 
-/** Parquet writer settings, shared with compaction so every file of the store is alike. */
+/** Parquet writer settings for batch files: zstd at its fast default level, the writer's hot path. */
 export const PARQUET_OPTIONS = 'FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880';
+/**
+ * Compacted files are written once an hour and kept for months: zstd level 9 makes
+ * them about 6% smaller than level 3 for twice the (background) CPU.
+ */
+export const COMPACTED_PARQUET_OPTIONS = 'FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 9, ROW_GROUP_SIZE 122880';
 
 export function stagingTable(table: TableName): string {
   return sqlIdentifier(`stage_${table}`);
