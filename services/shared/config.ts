@@ -31,8 +31,8 @@ export function loadConfig<S extends EnvSchema>(service: string, schema: S, env:
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(environment)';
-    const shown = input[name] === undefined ? 'is missing' : `=${JSON.stringify(input[name])}`;
-    return `${name} ${shown}: ${issue.message}`;
+    const shown = input[name] === undefined ? ' (unset)' : `=${JSON.stringify(input[name])}`;
+    return `${name}${shown}: ${issue.message}`;
   });
   throw new ConfigError(service, problems);
 }
