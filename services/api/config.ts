@@ -13,7 +13,7 @@ export const apiSchema = z
     SEARCH_DEFAULT_LIMIT: env.int('results per page when limit is not given', 1).default(50),
     SEARCH_MAX_LIMIT: env.int('largest page a client may ask for (the old design capped results at 1000 rows)', 1, 100_000).default(1000),
     EXPORT_MAX_ROWS: env.int('most rows one export streams', 1).default(1_000_000),
-    QUERY_TIMEOUT_MS: env.int('a query running longer is cancelled and answered 503', 100).default(10_000),
+    QUERY_TIMEOUT_MS: env.int('a query running longer is cancelled and answered 503', 1).default(10_000),
     EXPORT_TIMEOUT_MS: env.int('an export running longer is cut off', 1000).default(300_000),
     MAX_CONCURRENT_QUERIES: env.int('queries run at once; more wait in a queue', 1, 64).default(4),
     QUEUE_TIMEOUT_MS: env.int('how long a query may wait for a slot before a 503 with Retry-After', 0).default(2000),

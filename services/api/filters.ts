@@ -2,7 +2,7 @@
 // order, maximum length), the author (a handle resolved to DIDs), and the
 // normalised hashtag and language.
 
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Queryable } from './query-engine.ts';
 import type { FastifyReply } from 'fastify';
 import { normalizeTag } from '../shared/normalize.ts';
 import type { ApiConfig } from './config.ts';
@@ -37,13 +37,13 @@ export function resolveWindow(query: WindowQuery, config: ApiConfig, nowMs = Dat
 }
 
 /** DIDs currently holding a handle (normally one), from identity events. */
-export async function resolveHandle(connection: DuckDBConnection, handle: string): Promise<string[]> {
+export async function resolveHandle(connection: Queryable, handle: string): Promise<string[]> {
   const reader = await connection.runAndReadAll('SELECT did FROM current_handles WHERE handle = $1', [handle.replace(/^@/, '').toLowerCase()]);
   return reader.getRowObjectsJS().map((row) => row.did as string);
 }
 
 export async function resolvePostFilters(
-  connection: DuckDBConnection,
+  connection: Queryable,
   query: PostFilterQuery,
   window: { startUs: number; endUs: number },
 ): Promise<PostFilters> {

@@ -7,7 +7,8 @@
 // contains() on lowercased text (no LIKE, so % and _ are plain characters), and
 // the exact mode a regular expression whose phrase is quoted with \Q...\E.
 
-import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { listValue, type DuckDBValue } from '@duckdb/node-api';
+import type { Queryable } from './query-engine.ts';
 import { sqlStringList } from '../shared/duckdb.ts';
 import { uriSql } from '../shared/tables.ts';
 import type { CursorPosition } from './cursor.ts';
@@ -133,7 +134,7 @@ function toResult(row: Record<string, unknown>): PostResult {
 }
 
 /** The newest `limit` posts of some files matching the filters, after `after`, with handles. */
-async function topPosts(connection: DuckDBConnection, files: readonly string[], filters: PostFilters, limit: number, after?: CursorPosition): Promise<PostResult[]> {
+async function topPosts(connection: Queryable, files: readonly string[], filters: PostFilters, limit: number, after?: CursorPosition): Promise<PostResult[]> {
   const params: DuckDBValue[] = [];
   const where = postConditions(filters, params, after);
   params.push(limit);
@@ -161,7 +162,7 @@ export interface SearchOutcome {
  * (1, 2, 4, ... hours): a common word fills the page from the newest hour alone,
  * a rare one costs a few larger scans instead of one query per hour.
  */
-export async function searchPosts(connection: DuckDBConnection, store: StoreIndex, filters: PostFilters, limit: number, after?: CursorPosition): Promise<SearchOutcome> {
+export async function searchPosts(connection: Queryable, store: StoreIndex, filters: PostFilters, limit: number, after?: CursorPosition): Promise<SearchOutcome> {
   const endUs = after ? Math.min(filters.endUs, after.timeUs + 1) : filters.endUs;
   const hours = await store.hours('posts', filters.startUs, endUs);
   const results: PostResult[] = [];
@@ -196,7 +197,7 @@ export async function searchPosts(connection: DuckDBConnection, store: StoreInde
 }
 
 /** Rows of an export, streamed hour by hour newest first; stops after maxRows. */
-export async function* exportPosts(connection: DuckDBConnection, store: StoreIndex, filters: PostFilters, maxRows: number): AsyncGenerator<PostResult[]> {
+export async function* exportPosts(connection: Queryable, store: StoreIndex, filters: PostFilters, maxRows: number): AsyncGenerator<PostResult[]> {
   const hours = await store.hours('posts', filters.startUs, filters.endUs);
   let remaining = maxRows;
   const seen = new Set<string>();
@@ -230,7 +231,7 @@ export async function* exportPosts(connection: DuckDBConnection, store: StoreInd
 }
 
 /** The latest version of one post (create or update), unless it was deleted. */
-export async function findPost(connection: DuckDBConnection, store: StoreIndex, did: string, rkey: string, aroundUs: number, spanUs: number): Promise<PostResult | undefined> {
+export async function findPost(connection: Queryable, store: StoreIndex, did: string, rkey: string, aroundUs: number, spanUs: number): Promise<PostResult | undefined> {
   const hours = await store.hours('posts', aroundUs - spanUs, aroundUs + spanUs);
   if (hours.length === 0) return undefined;
   const params: DuckDBValue[] = [did, rkey];

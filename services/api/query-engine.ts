@@ -3,6 +3,9 @@
 // when the budget runs out or the client goes away (connection.interrupt()).
 
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+
+/** The part of a DuckDB connection queries use; what `run` hands to its work. */
+export type Queryable = Pick<DuckDBConnection, 'run' | 'runAndReadAll' | 'stream'>;
 import { openDuckDB } from '../shared/duckdb.ts';
 import { overloaded, queryTimeout } from './errors.ts';
 
@@ -66,7 +69,7 @@ export class QueryEngine {
    * (then 503 overloaded), interrupts the query after timeoutMs (then 503 timeout)
    * or as soon as `signal` aborts (the client left).
    */
-  async run<T>(work: (connection: DuckDBConnection) => Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+  async run<T>(work: (connection: Queryable) => Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
     const connection = await this.acquire();
     this.stats.running += 1;
     let timedOut = false;
@@ -76,9 +79,21 @@ export class QueryEngine {
     }, timeoutMs);
     const onAbort = () => connection.interrupt();
     signal?.addEventListener('abort', onAbort, { once: true });
+    // interrupt() stops the statement running now; a piece of work made of several
+    // statements must not start the next one once its time is up or its client gone.
+    const guard = <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+      (...args: A): Promise<R> => (timedOut || signal?.aborted ? Promise.reject(new Error('cancelled')) : call(...args));
+    const guarded: Queryable = {
+      run: guard(connection.run.bind(connection)),
+      runAndReadAll: guard(connection.runAndReadAll.bind(connection)),
+      stream: guard(connection.stream.bind(connection)),
+    };
     try {
       if (signal?.aborted) throw new QueryCancelledError();
-      return await work(connection);
+      const result = await work(guarded);
+      // A result that arrived after the budget ran out is still an overrun.
+      if (timedOut) throw new Error('cancelled');
+      return result;
     } catch (error) {
       if (timedOut) {
         this.stats.rejected.timeout += 1;

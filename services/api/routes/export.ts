@@ -78,7 +78,8 @@ export const exportRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
               out.end();
               request.log.info({ rows, format }, 'export finished');
             } catch (error) {
-              request.log.warn({ err: error, rows }, 'export stopped early');
+              if (signal.aborted) request.log.info({ rows }, 'export cancelled: the client went away');
+              else request.log.warn({ err: error, rows }, 'export stopped early');
               out.destroy(error as Error);
             }
           },

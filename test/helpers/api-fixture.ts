@@ -1,0 +1,234 @@
+// A Parquet store for API tests, written by the writer's own code (batch rows and
+// the Parquet sink) from seeded replay data plus hand-written posts for the
+// matching edge cases, and an in-process API over it.
+//
+// Expected answers are computed here from the raw events, independently of the
+// API's SQL: a plain JavaScript reading of the records.
+
+import { generateFrames } from '../../loadtest/jetstream-replay/generator.ts';
+import { openDuckDB, type DuckDBConnection } from '../../services/shared/duckdb.ts';
+import { createLogger } from '../../services/shared/logger.ts';
+import { buildBatchRows } from '../../services/writer/batch.ts';
+import { ParquetSink } from '../../services/writer/parquet-sink.ts';
+import { compactPartition, findCompactionWork } from '../../services/writer/compaction.ts';
+import { buildApp } from '../../services/api/app.ts';
+import { loadApiConfig, type ApiConfig } from '../../services/api/config.ts';
+import { QueryEngine } from '../../services/api/query-engine.ts';
+import { StoreIndex } from '../../services/api/store-index.ts';
+import { SideTables } from '../../services/api/side-tables.ts';
+import { ResponseCache } from '../../services/api/cache.ts';
+import { createRedis } from '../../services/shared/redis.ts';
+
+export const WINDOW_START = Date.parse('2026-11-20T00:00:00Z');
+export const WINDOW_END = Date.parse('2026-11-21T00:00:00Z');
+const START_US = WINDOW_START * 1000 + 1_000_000;
+const STEP_US = 4_000_000; // 20,000 events over ~22 hours
+
+export const SPECIAL_DID = 'did:plc:specialspecialspecial0001';
+export const SPECIAL_HANDLE = 'edge-cases.example.com';
+
+/** Hand-written posts exercising the matching rules, one hour into the window. */
+export const SPECIAL_TEXTS = [
+  'Progress: 100% done',
+  'a 100 percent effort',
+  'snake_case_name here',
+  'snakeXcaseYname there',
+  'She said "hello" loudly',
+  "it's a quote with an apostrophe",
+  'I love 🦋 butterflies',
+  'such a lovely day',
+  '東京の天気は晴れ',
+  'ÉCOLE primaire',
+  'une école',
+  'back\\slash and \\Q regex \\E markers',
+  'deleted later: secret words',
+] as const;
+
+export interface PostFact {
+  uri: string;
+  did: string;
+  rkey: string;
+  timeUs: number;
+  text: string | null;
+  langs: string[];
+  hashtags: string[];
+  hasMedia: boolean;
+  isReply: boolean;
+}
+
+export interface ApiFixture {
+  dataDir: string;
+  frames: string[];
+  /** Posts that search may return: created in the window and not deleted. */
+  posts: PostFact[];
+  /** Every created post, deleted or not. */
+  allPosts: PostFact[];
+  deletedPostUris: Set<string>;
+  handles: Map<string, string>;
+  connection: DuckDBConnection;
+  close(): Promise<void>;
+}
+
+function tid(us: number, clock: number): string {
+  const alphabet = '234567abcdefghijklmnopqrstuvwxyz';
+  let value = (BigInt(us) << 10n) | BigInt(clock);
+  let out = '';
+  for (let i = 0; i < 13; i++) {
+    out = alphabet[Number(value & 31n)]! + out;
+    value >>= 5n;
+  }
+  return out;
+}
+
+function specialFrames(): string[] {
+  const frames: string[] = [];
+  const base = WINDOW_START * 1000 + 3_600_000_000;
+  SPECIAL_TEXTS.forEach((text, i) => {
+    const timeUs = base + i * 1_000_000;
+    frames.push(
+      JSON.stringify({
+        did: SPECIAL_DID,
+        time_us: timeUs,
+        kind: 'commit',
+        commit: {
+          rev: tid(timeUs, 1),
+          operation: 'create',
+          collection: 'app.bsky.feed.post',
+          rkey: tid(timeUs, 2),
+          record: { $type: 'app.bsky.feed.post', createdAt: new Date(timeUs / 1000).toISOString(), langs: i % 2 ? ['en-US'] : ['fr'], text },
+          cid: 'bafyreispecial',
+        },
+      }),
+    );
+  });
+  // Delete the last one; give the author a handle (an older one first).
+  const deleted = JSON.parse(frames.at(-1)!) as { commit: { rkey: string } };
+  const later = base + 100_000_000;
+  frames.push(JSON.stringify({ did: SPECIAL_DID, time_us: later, kind: 'commit', commit: { rev: tid(later, 3), operation: 'delete', collection: 'app.bsky.feed.post', rkey: deleted.commit.rkey } }));
+  frames.push(JSON.stringify({ did: SPECIAL_DID, time_us: later + 1, kind: 'identity', identity: { did: SPECIAL_DID, handle: 'old-name.example.com', seq: 1, time: new Date().toISOString() } }));
+  frames.push(JSON.stringify({ did: SPECIAL_DID, time_us: later + 2, kind: 'identity', identity: { did: SPECIAL_DID, handle: SPECIAL_HANDLE, seq: 2, time: new Date().toISOString() } }));
+  return frames;
+}
+
+const MEDIA = new Set(['app.bsky.embed.images', 'app.bsky.embed.video', 'app.bsky.embed.gallery']);
+
+/** What the API should know, read straight from the raw events. */
+function facts(frames: readonly string[]): { posts: PostFact[]; deleted: Set<string>; handles: Map<string, string> } {
+  const posts: PostFact[] = [];
+  const deleted = new Set<string>();
+  const handles = new Map<string, { handle: string; timeUs: number }>();
+  for (const frame of frames) {
+    let e: any;
+    try {
+      e = JSON.parse(frame);
+    } catch {
+      continue;
+    }
+    if (typeof e?.did !== 'string' || typeof e.time_us !== 'number') continue;
+    if (e.kind === 'identity' && typeof e.identity?.handle === 'string') {
+      const known = handles.get(e.did);
+      if (!known || known.timeUs < e.time_us) handles.set(e.did, { handle: e.identity.handle.toLowerCase(), timeUs: e.time_us });
+    }
+    if (e.kind !== 'commit' || e.commit?.collection !== 'app.bsky.feed.post') continue;
+    const uri = `at://${e.did}/app.bsky.feed.post/${e.commit.rkey}`;
+    if (e.commit.operation === 'delete') deleted.add(uri);
+    if (e.commit.operation !== 'create') continue;
+    const r = e.commit.record ?? {};
+    const tags = new Set<string>();
+    for (const facet of Array.isArray(r.facets) ? r.facets : []) {
+      for (const f of Array.isArray(facet?.features) ? facet.features : []) {
+        if (f?.$type === 'app.bsky.richtext.facet#tag' && typeof f.tag === 'string') tags.add(f.tag.replace(/^#/, '').toLowerCase());
+      }
+    }
+    for (const t of Array.isArray(r.tags) ? r.tags : []) if (typeof t === 'string' && t) tags.add(t.replace(/^#/, '').toLowerCase());
+    const embedType = r.embed?.$type;
+    const mediaType = embedType === 'app.bsky.embed.recordWithMedia' ? r.embed?.media?.$type : embedType;
+    posts.push({
+      uri,
+      did: e.did,
+      rkey: e.commit.rkey,
+      timeUs: e.time_us,
+      text: typeof r.text === 'string' ? r.text : null,
+      langs: Array.isArray(r.langs) ? r.langs.filter((l: unknown) => typeof l === 'string') : [],
+      hashtags: [...tags],
+      hasMedia: MEDIA.has(mediaType),
+      isReply: typeof r.reply?.parent?.uri === 'string',
+    });
+  }
+  return { posts, deleted, handles: new Map([...handles].map(([did, h]) => [did, h.handle])) };
+}
+
+/** Newest first, as the API orders results. */
+export function newestFirst(posts: readonly PostFact[]): PostFact[] {
+  return [...posts].sort((a, b) => b.timeUs - a.timeUs || (a.uri < b.uri ? 1 : a.uri > b.uri ? -1 : 0));
+}
+
+export async function buildStore(dataDir: string): Promise<ApiFixture> {
+  const frames = [...generateFrames({ seed: 31, mix: 'plan' }, 20_000, START_US, STEP_US).map((f) => f.text), ...specialFrames()];
+  const { instance, connection } = await openDuckDB({ threads: 2 });
+  const sink = await ParquetSink.create(connection, dataDir);
+  for (let i = 0; i < frames.length; i += 2500) {
+    const entries = frames.slice(i, i + 2500).map((payload, j) => ({ id: `${1_790_000_000_000 + i}-${j}`, payload }));
+    await sink.writeBatch(entries[0]!.id, buildBatchRows(entries).groups);
+  }
+  // The first hours compacted, the rest left as batch files: queries must read both.
+  for (const work of await findCompactionWork(dataDir, WINDOW_START + 6 * 3_600_000, 0)) await compactPartition(connection, work);
+  const { posts, deleted, handles } = facts(frames);
+  return {
+    dataDir,
+    frames,
+    posts: posts.filter((p) => !deleted.has(p.uri)),
+    allPosts: posts,
+    deletedPostUris: deleted,
+    handles,
+    connection,
+    close: async () => {
+      connection.closeSync();
+      (instance).closeSync();
+    },
+  };
+}
+
+export interface TestApi {
+  app: Awaited<ReturnType<typeof buildApp>>;
+  engine: QueryEngine;
+  config: ApiConfig;
+  close(): Promise<void>;
+}
+
+export async function startTestApi(dataDir: string, env: Record<string, string> = {}, redisUrl?: string): Promise<TestApi> {
+  const config = loadApiConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', SEARCH_MAX_WINDOW_DAYS: '31', CACHE_TTL_SECONDS: '0', ...env });
+  const logger = createLogger('api', config.LOG_LEVEL);
+  const engine = await QueryEngine.create({
+    connections: config.MAX_CONCURRENT_QUERIES,
+    queueTimeoutMs: config.QUEUE_TIMEOUT_MS,
+    maxQueued: config.MAX_QUEUED_QUERIES,
+    memoryLimit: config.DUCKDB_MEMORY_LIMIT,
+    threads: config.DUCKDB_THREADS,
+  });
+  const store = new StoreIndex(dataDir);
+  const sideTables = new SideTables(await engine.connect(), store, logger);
+  await sideTables.init(config.SIDE_TABLE_REFRESH_MS);
+  const redis = redisUrl ? createRedis(redisUrl, 'api-test') : undefined;
+  if (redis) await redis.connect();
+  const app = await buildApp({
+    config,
+    engine,
+    store,
+    sideTables,
+    cache: new ResponseCache(redis, `test-api-${process.pid}`, config.CACHE_TTL_SECONDS),
+    healthConnection: await engine.connect(),
+    logger,
+  });
+  await app.ready();
+  return {
+    app,
+    engine,
+    config,
+    close: async () => {
+      await app.close();
+      sideTables.stop();
+      redis?.disconnect();
+    },
+  };
+}
