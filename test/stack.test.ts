@@ -28,12 +28,20 @@ describe('npm start: the local stack', { timeout: 180_000 }, () => {
       name: 'stack',
       script: 'services/stack/start.ts',
       args: ['--data-dir', dataRoot, '--rate', '2000', '--seed', '99'],
-      env: { STACK_REDIS_PORT: String(redisPort), REPLAY_PORT: String(await freePort()), HEALTH_PORT: '0', BATCH_MAX_AGE_MS: '1000', REDIS_URL: undefined },
+      env: { STACK_REDIS_PORT: String(redisPort), REPLAY_PORT: String(await freePort()), HEALTH_PORT: '0', API_PORT: '0', BATCH_MAX_AGE_MS: '1000', REDIS_URL: undefined },
     });
     cleanups.push(() => stack.stop('SIGKILL'));
     await stack.waitForLine((l) => l.includes('Ctrl-C stops everything'), 60_000);
     expect(stack.lines.some((l) => l.includes('DEMO DATA'))).toBe(true);
     await stack.waitForLine((l) => l.includes('[writer]') && l.includes('batch written'), 60_000);
+    // The API serves what the writer wrote.
+    const apiUrl = /API\s+(http:\/\/\S+)\/docs/.exec(stack.lines.find((l) => l.includes('[stack] API')) ?? '')?.[1];
+    expect(apiUrl).toBeDefined();
+    await waitUntil(async () => {
+      const response = await fetch(`${apiUrl}/v1/search?limit=1`);
+      const body = (await response.json()) as { results: unknown[] };
+      return response.status === 200 && body.results.length === 1;
+    }, 'the API to find a post');
     await new Promise((r) => setTimeout(r, 1500)); // traffic in flight at the moment of Ctrl-C
 
     const exit = await stack.stop('SIGINT');

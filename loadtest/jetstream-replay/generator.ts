@@ -28,7 +28,7 @@ import {
 
 export { EMOJI, HASHTAGS, LANGUAGES, VOCABULARY, type Language } from './vocabulary.ts';
 
-export type MixName = 'plan' | 'network';
+export type MixName = 'plan' | 'network' | 'posts';
 export type EventType = 'post' | 'like' | 'repost' | 'follow' | 'block' | 'profile' | 'other' | 'delete' | 'identity' | 'account';
 
 /**
@@ -39,6 +39,8 @@ export type EventType = 'post' | 'like' | 'repost' | 'follow' | 'block' | 'profi
 export const MIXES: Readonly<Record<MixName, Readonly<Record<EventType, number>>>> = {
   plan: { post: 25.41, like: 23.2, follow: 40.89, repost: 5, delete: 3, block: 1, profile: 0.5, other: 0.5, identity: 0.3, account: 0.2 },
   network: { like: 70, post: 12, follow: 7, repost: 6, delete: 3, block: 0.5, profile: 0.3, other: 0.9, identity: 0.2, account: 0.1 },
+  /** Posts only: for the query benchmark, which needs a day of posts and nothing else. */
+  posts: { post: 100, like: 0, follow: 0, repost: 0, delete: 0, block: 0, profile: 0, other: 0, identity: 0, account: 0 },
 };
 
 /** Faults injected at `invalidRatio`, in equal shares. */

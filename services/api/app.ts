@@ -38,7 +38,7 @@ export async function buildApp(ctx: ApiContext) {
     requestIdHeader: 'x-request-id',
     // Unknown query parameters are an error, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
-    maxParamLength: 2100,
+    routerOptions: { maxParamLength: 2100 },
     return503OnClosing: true,
   });
 

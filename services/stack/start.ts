@@ -1,6 +1,7 @@
 // `npm start`: the local stack. Redis (REDIS_URL, or a redis-server of our own with
 // AOF under ./.data), a Jetstream source (the replay server's demo data, or the
-// public Jetstream with --live), the ingester and the writer, each its own process.
+// public Jetstream with --live), the ingester, the writer and the API, each its
+// own process.
 // Ctrl-C stops them in dependency order, so nothing buffered is lost: the ingester
 // stores what it received, the writer finishes its batch, Redis flushes its AOF.
 
@@ -93,7 +94,7 @@ async function shutdown(exitCode = 0): Promise<void> {
   shuttingDown = true;
   clearInterval(statusTimer);
   say('stopping: ingester first (stores what it received), then writer (finishes its batch), then the rest');
-  for (const name of ['ingester', 'writer', 'replay']) {
+  for (const name of ['api', 'ingester', 'writer', 'replay']) {
     const child = children.find((c) => c.options.name === name);
     if (child?.running) await child.stop('SIGTERM');
   }
@@ -147,14 +148,23 @@ async function main(): Promise<void> {
     JETSTREAM_INITIAL_CURSOR: values.live ? undefined : '0',
   });
   const writer = startService('writer', 'services/writer/main.ts', { ...common, DATA_DIR: parquetDir });
-  const [ingesterUp, writerUp] = await Promise.all([ingester.waitForLog('ingester started'), writer.waitForLog('writer started')]);
+  const api = startService('api', 'services/api/main.ts', { ...common, DATA_DIR: parquetDir });
+  const [ingesterUp, writerUp, apiUp] = await Promise.all([
+    ingester.waitForLog('ingester started'),
+    writer.waitForLog('writer started'),
+    api.waitForLog('api started'),
+  ]);
+  const apiUrl = `http://${String(apiUp.host)}:${String(apiUp.port)}`;
 
   say('---------------------------------------------------------------------');
   say(`ingester  health http://127.0.0.1:${String(ingesterUp.healthPort)}/readyz`);
   say(`writer    health http://127.0.0.1:${String(writerUp.healthPort)}/readyz`);
   say(`data lands in ${parquetDir}/<table>/date=YYYY-MM-DD/hour=HH/*.parquet`);
   say('  (a batch file every 30 s or 20,000 events; closed hours are compacted)');
-  say('query it with SQL (one view per table: posts, likes, reposts, follows, ...):');
+  say(`API       ${apiUrl}/docs  (interactive docs; OpenAPI at ${apiUrl}/openapi.json)`);
+  say(`  curl '${apiUrl}/v1/search?text=coffee&limit=5'`);
+  say(`  curl '${apiUrl}/v1/stats/timeseries?interval=hour'`);
+  say('or query the Parquet store with SQL (one view per table: posts, likes, reposts, follows, ...):');
   say(`  npm run query -- "SELECT count(*) FROM posts"`);
   say(`  npm run query -- "SELECT created_at, text FROM posts ORDER BY time_us DESC LIMIT 5"`);
   say('Ctrl-C stops everything without losing buffered events.');

@@ -11,12 +11,8 @@ import { createLogger } from '../../services/shared/logger.ts';
 import { buildBatchRows } from '../../services/writer/batch.ts';
 import { ParquetSink } from '../../services/writer/parquet-sink.ts';
 import { compactPartition, findCompactionWork } from '../../services/writer/compaction.ts';
-import { buildApp } from '../../services/api/app.ts';
-import { loadApiConfig, type ApiConfig } from '../../services/api/config.ts';
-import { QueryEngine } from '../../services/api/query-engine.ts';
-import { StoreIndex } from '../../services/api/store-index.ts';
-import { SideTables } from '../../services/api/side-tables.ts';
-import { ResponseCache } from '../../services/api/cache.ts';
+import { loadApiConfig } from '../../services/api/config.ts';
+import { createApi, type Api } from '../../services/api/server.ts';
 import { createRedis } from '../../services/shared/redis.ts';
 
 export const WINDOW_START = Date.parse('2026-11-20T00:00:00Z');
@@ -189,45 +185,17 @@ export async function buildStore(dataDir: string): Promise<ApiFixture> {
   };
 }
 
-export interface TestApi {
-  app: Awaited<ReturnType<typeof buildApp>>;
-  engine: QueryEngine;
-  config: ApiConfig;
-  close(): Promise<void>;
-}
+export type TestApi = Api;
 
 export async function startTestApi(dataDir: string, env: Record<string, string> = {}, redisUrl?: string): Promise<TestApi> {
-  const config = loadApiConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', SEARCH_MAX_WINDOW_DAYS: '31', CACHE_TTL_SECONDS: '0', ...env });
-  const logger = createLogger('api', config.LOG_LEVEL);
-  const engine = await QueryEngine.create({
-    connections: config.MAX_CONCURRENT_QUERIES,
-    queueTimeoutMs: config.QUEUE_TIMEOUT_MS,
-    maxQueued: config.MAX_QUEUED_QUERIES,
-    memoryLimit: config.DUCKDB_MEMORY_LIMIT,
-    threads: config.DUCKDB_THREADS,
-  });
-  const store = new StoreIndex(dataDir);
-  const sideTables = new SideTables(await engine.connect(), store, logger);
-  await sideTables.init(config.SIDE_TABLE_REFRESH_MS);
+  const config = loadApiConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', SEARCH_MAX_WINDOW_DAYS: '31', CACHE_TTL_SECONDS: '0', REDIS_PREFIX: `test-api-${process.pid}`, ...env });
   const redis = redisUrl ? createRedis(redisUrl, 'api-test') : undefined;
   if (redis) await redis.connect();
-  const app = await buildApp({
-    config,
-    engine,
-    store,
-    sideTables,
-    cache: new ResponseCache(redis, `test-api-${process.pid}`, config.CACHE_TTL_SECONDS),
-    healthConnection: await engine.connect(),
-    logger,
-  });
-  await app.ready();
+  const api = await createApi(config, createLogger('api', config.LOG_LEVEL), redis);
   return {
-    app,
-    engine,
-    config,
+    ...api,
     close: async () => {
-      await app.close();
-      sideTables.stop();
+      await api.close();
       redis?.disconnect();
     },
   };

@@ -1,0 +1,160 @@
+// `npm run bench:query -- --posts N`: N realistic posts spread over one day,
+// written through the writer's own code (batch rows, Parquet sink, compaction of
+// the closed hours), then a fixed mix of API queries measured one client at a
+// time: rare word, common word, author, hashtag, language, a page deep in
+// pagination, and stats. The baseline is the plain DuckDB scan every text search
+// would be without partition pruning and early stopping: the whole day, in the
+// same process. The last line printed is one JSON object.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EventGenerator } from '../jetstream-replay/generator.ts';
+import type { HistoryView } from '../jetstream-replay/source.ts';
+import { openDuckDB } from '../../services/shared/duckdb.ts';
+import { tableGlob } from '../../services/shared/layout.ts';
+import { buildBatchRows } from '../../services/writer/batch.ts';
+import { ParquetSink } from '../../services/writer/parquet-sink.ts';
+import { compactPartition, findCompactionWork } from '../../services/writer/compaction.ts';
+import { loadApiConfig } from '../../services/api/config.ts';
+import { createApi } from '../../services/api/server.ts';
+import { createLogger } from '../../services/shared/logger.ts';
+
+const { values } = parseArgs({
+  options: {
+    posts: { type: 'string', default: '2300000' },
+    runs: { type: 'string', default: '15' },
+    seed: { type: 'string', default: '7' },
+    'data-dir': { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const posts = Number(values.posts);
+const runs = Number(values.runs);
+if (!Number.isInteger(posts) || posts < 1000) throw new Error('--posts must be an integer >= 1000');
+if (!Number.isInteger(runs) || runs < 3) throw new Error('--runs must be an integer >= 3');
+
+const DAY_START_MS = Date.parse('2026-11-20T00:00:00Z');
+const DAY_US = 86_400_000_000;
+const log = (message: string, fields: object = {}) => console.error(`[bench] ${message} ${JSON.stringify(fields)}`);
+
+/** Writes the day of posts through the writer's code, then compacts every hour as production would. */
+async function buildDay(dataDir: string): Promise<void> {
+  const { instance, connection } = await openDuckDB({ threads: 2 });
+  const sink = await ParquetSink.create(connection, dataDir);
+  const generator = new EventGenerator({ seed: Number(values.seed), mix: 'posts', accounts: 200_000 });
+  const step = DAY_US / posts;
+  const history: HistoryView = { timeOf: (i) => DAY_START_MS * 1000 + Math.floor(i * step) };
+  const started = performance.now();
+  const batch = 50_000;
+  for (let i = 0; i < posts; i += batch) {
+    const entries = [];
+    for (let j = i; j < Math.min(posts, i + batch); j++) entries.push({ id: `${1_790_000_000_000 + i}-${j - i}`, payload: generator.frame(j, history.timeOf(j), history).text });
+    await sink.writeBatch(entries[0]!.id, buildBatchRows(entries).groups);
+    if ((i / batch) % 10 === 0) log('writing posts', { written: i + entries.length, of: posts, seconds: Math.round((performance.now() - started) / 1000) });
+  }
+  const work = await findCompactionWork(dataDir, DAY_START_MS + 2 * 86_400_000, 0);
+  for (const partition of work) await compactPartition(connection, partition);
+  log('day written and compacted', { posts, seconds: Math.round((performance.now() - started) / 1000), hours: work.length });
+  connection.closeSync();
+  instance.closeSync();
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function main(): Promise<void> {
+  const root = values['data-dir'] ?? (await mkdtemp(join(tmpdir(), 'bpe-bench-query-')));
+  const dataDir = join(root, 'parquet');
+  if (!existsSync(join(dataDir, 'posts'))) await buildDay(dataDir);
+  else log('reusing the store', { dataDir });
+
+  const config = loadApiConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', CACHE_TTL_SECONDS: '0', QUERY_TIMEOUT_MS: '60000' });
+  const api = await createApi(config, createLogger('api', 'warn'));
+  const window = `start=${new Date(DAY_START_MS).toISOString()}&end=${new Date(DAY_START_MS + 86_400_000).toISOString()}`;
+  const get = async (url: string) => {
+    const started = performance.now();
+    const response = await api.app.inject({ method: 'GET', url });
+    const ms = performance.now() - started;
+    if (response.statusCode !== 200) throw new Error(`${url} -> ${response.statusCode} ${response.body.slice(0, 200)}`);
+    return { ms, body: response.json<{ meta?: { next_cursor?: string | null; count?: number } }>() };
+  };
+
+  // Pick the inputs from the data itself: the rarest and commonest words of the
+  // vocabulary, busy authors, popular hashtags.
+  const { instance, connection } = await openDuckDB({ threads: 2 });
+  const all = `read_parquet('${tableGlob(dataDir, 'posts')}')`;
+  const pick = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJS().map((r) => Object.values(r)[0] as string);
+  const words = await pick(`SELECT w FROM (SELECT unnest(string_split(lower(text), ' ')) AS w FROM (SELECT text FROM ${all} USING SAMPLE 20000)) WHERE length(w) >= 5 AND regexp_matches(w, '^[a-z]+$') GROUP BY w ORDER BY count(*) ASC, w LIMIT 5`);
+  const authors = await pick(`SELECT author_did FROM ${all} GROUP BY author_did ORDER BY count(*) DESC LIMIT 40`);
+  const tags = await pick(`SELECT tag FROM (SELECT unnest(hashtags) AS tag FROM ${all} USING SAMPLE 50000) GROUP BY tag ORDER BY count(*) DESC LIMIT 5`);
+
+  // Baseline: the whole day scanned for a rare word with plain DuckDB.
+  const baseline: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const started = performance.now();
+    await connection.runAndReadAll(`SELECT count(*) FROM ${all} WHERE contains(lower(text), '${words[i % words.length]!}')`);
+    baseline.push(performance.now() - started);
+  }
+  connection.closeSync();
+  instance.closeSync();
+
+  const types: Record<string, (run: number) => Promise<number>> = {
+    rare_word: async (r) => (await get(`/v1/search?${window}&text=${encodeURIComponent(words[r % words.length]!)}`)).ms,
+    common_word: async (r) => (await get(`/v1/search?${window}&text=${['the', 'and', 'to', 'of', 'is'][r % 5]!}`)).ms,
+    author: async (r) => (await get(`/v1/search?${window}&username=${encodeURIComponent(authors[(r * 7) % authors.length]!)}`)).ms,
+    hashtag: async (r) => (await get(`/v1/search?${window}&hashtag=${encodeURIComponent(tags[r % tags.length]!)}`)).ms,
+    language: async (r) => (await get(`/v1/search?${window}&lang=${['ja', 'pt', 'de', 'es', 'ko'][r % 5]!}`)).ms,
+    deep_page: async (r) => {
+      // Follow 20 pages of a common word; time the 20th.
+      let url = `/v1/search?${window}&text=${['the', 'and', 'my'][r % 3]!}&limit=50`;
+      let ms = 0;
+      for (let page = 0; page < 20; page++) {
+        const { ms: took, body } = await get(url);
+        ms = took;
+        if (!body.meta?.next_cursor) break;
+        url = `/v1/search?${window}&text=${['the', 'and', 'my'][r % 3]!}&limit=50&cursor=${body.meta.next_cursor}`;
+      }
+      return ms;
+    },
+    stats_timeseries: async () => (await get(`/v1/stats/timeseries?${window}&interval=hour`)).ms,
+    stats_hashtags: async () => (await get(`/v1/stats/hashtags?${window}&limit=20`)).ms,
+  };
+
+  const results: Record<string, { p50_ms: number; p95_ms: number; runs: number }> = {};
+  const everything: number[] = [];
+  for (const [name, run] of Object.entries(types)) {
+    await run(runs); // warm-up: the first touch of each file reads its footer
+    const times: number[] = [];
+    for (let r = 0; r < runs; r++) times.push(await run(r));
+    times.sort((a, b) => a - b);
+    everything.push(...times);
+    results[name] = { p50_ms: Math.round(percentile(times, 50)), p95_ms: Math.round(percentile(times, 95)), runs };
+    log(name, results[name]);
+  }
+  everything.sort((a, b) => a - b);
+  await api.close();
+  if (!values['data-dir'] && !values.keep) await rm(root, { recursive: true, force: true });
+  else log('kept the store', { dataDir });
+
+  const baselineMs = baseline.sort((a, b) => a - b)[1]!;
+  const overall = { p50_ms: Math.round(percentile(everything, 50)), p95_ms: Math.round(percentile(everything, 95)) };
+  console.log(
+    JSON.stringify({
+      posts,
+      ...Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { p50_ms: v.p50_ms, p95_ms: v.p95_ms }])),
+      overall,
+      baseline_full_day_scan_ms: Math.round(baselineMs),
+      ratio_p95_to_baseline: Number((overall.p95_ms / baselineMs).toFixed(3)),
+      runs_per_type: runs,
+    }),
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
