@@ -34,7 +34,6 @@ export interface ApiContext {
 export async function buildApp(ctx: ApiContext) {
   const app = Fastify({
     loggerInstance: ctx.logger,
-    disableRequestLogging: false,
     requestIdHeader: 'x-request-id',
     // Unknown query parameters are an error, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },

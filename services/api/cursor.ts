@@ -1,4 +1,4 @@
-// Opaque keyset cursors: the position (time_us, uri) of the last result of a
+// Opaque keyset cursors: the position (time_us, author, rkey) of the last result of a
 // page, plus a fingerprint of the query, so a cursor cannot be replayed against
 // different filters (which would silently skip or repeat results).
 
@@ -7,7 +7,8 @@ import { badRequest } from './errors.ts';
 
 export interface CursorPosition {
   timeUs: number;
-  uri: string;
+  did: string;
+  rkey: string;
 }
 
 /** A cursor: where the previous page ended, and the window of the first page. */
@@ -21,7 +22,7 @@ export function queryFingerprint(filters: Record<string, unknown>): string {
 }
 
 export function encodeCursor(cursor: PageCursor, fingerprint: string): string {
-  return Buffer.from(JSON.stringify({ t: cursor.timeUs, u: cursor.uri, s: cursor.startUs, e: cursor.endUs, f: fingerprint })).toString('base64url');
+  return Buffer.from(JSON.stringify({ t: cursor.timeUs, d: cursor.did, r: cursor.rkey, s: cursor.startUs, e: cursor.endUs, f: fingerprint })).toString('base64url');
 }
 
 export function decodeCursor(cursor: string, fingerprint: string): PageCursor {
@@ -31,11 +32,11 @@ export function decodeCursor(cursor: string, fingerprint: string): PageCursor {
   } catch {
     throw badRequest('cursor is not valid: pass next_cursor from a previous response unchanged');
   }
-  const { t, u, s, e, f } = (value ?? {}) as Record<string, unknown>;
+  const { t, d, r, s, e, f } = (value ?? {}) as Record<string, unknown>;
   const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
-  if (!isTime(t) || !isTime(s) || !isTime(e) || typeof u !== 'string' || typeof f !== 'string') {
+  if (!isTime(t) || !isTime(s) || !isTime(e) || typeof d !== 'string' || typeof r !== 'string' || typeof f !== 'string') {
     throw badRequest('cursor is not valid: pass next_cursor from a previous response unchanged');
   }
   if (f !== fingerprint) throw badRequest('cursor belongs to a different query: keep the same filters while paging');
-  return { timeUs: t, uri: u, startUs: s, endUs: e };
+  return { timeUs: t, did: d, rkey: r, startUs: s, endUs: e };
 }

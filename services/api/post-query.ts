@@ -4,8 +4,9 @@
 // authors' handles come from current_handles (side-tables.ts).
 //
 // User input only ever reaches DuckDB as a bound parameter. Text matching uses
-// contains() on lowercased text (no LIKE, so % and _ are plain characters), and
-// the exact mode a regular expression whose phrase is quoted with \Q...\E.
+// RE2 regular expressions whose phrase is quoted with \Q...\E (no LIKE, so % and
+// _ are plain characters): case-insensitive by default, case-sensitive and
+// bounded by non-word characters in the exact mode.
 
 import { listValue, type DuckDBValue } from '@duckdb/node-api';
 import type { Queryable } from './query-engine.ts';
@@ -47,11 +48,12 @@ export interface PostResult {
   quote_uri: string | null;
   embed_kind: string | null;
   has_media: boolean;
-  /** Jetstream time in µs: the pagination key. */
+  /** Jetstream time in µs and record key: with author_did, the pagination key (not part of API responses). */
   time_us: number;
+  rkey: string;
 }
 
-const SELECT_COLUMNS = `p.uri, p.author_did, p.text, epoch_us(p.created_at)::DOUBLE AS created_us, p.time_us::DOUBLE AS time_us,
+const SELECT_COLUMNS = `p.author_did, p.rkey, p.text, epoch_us(p.created_at)::DOUBLE AS created_us, p.time_us::DOUBLE AS time_us,
   p.langs, p.hashtags, p.mentions, p.links, p.labels, p.reply_root_uri, p.reply_parent_uri, p.quote_uri, p.embed_kind, p.has_media`;
 
 /** Quotes a phrase for RE2 so every character is literal. */
@@ -70,8 +72,8 @@ export function postConditions(filters: PostFilters, params: DuckDBValue[], afte
   };
   const conditions = [`p.operation = 'create'`, `p.time_us >= ${bind(filters.startUs)}`, `p.time_us < ${bind(filters.endUs)}`];
   if (after) {
-    const t = bind(after.timeUs);
-    conditions.push(`(p.time_us < ${t} OR (p.time_us = ${t} AND p.uri < ${bind(after.uri)}))`);
+    const [t, d] = [bind(after.timeUs), bind(after.did)];
+    conditions.push(`(p.time_us < ${t} OR (p.time_us = ${t} AND (p.author_did < ${d} OR (p.author_did = ${d} AND p.rkey < ${bind(after.rkey)}))))`);
   }
   if (filters.text !== undefined) {
     if (filters.exact) {
@@ -79,7 +81,9 @@ export function postConditions(filters: PostFilters, params: DuckDBValue[], afte
       conditions.push(`contains(p.text, ${bind(filters.text)})`);
       conditions.push(`regexp_matches(p.text, ${bind(`(^|[^\\pL\\pN_])${re2Literal(filters.text)}($|[^\\pL\\pN_])`)})`);
     } else {
-      conditions.push(`contains(lower(p.text), ${bind(filters.text.toLowerCase())})`);
+      // RE2's case-insensitive match of a quoted literal: Unicode case folding
+      // without lowercasing every text first, about twice as fast as lower().
+      conditions.push(`regexp_matches(p.text, ${bind(`(?i)${re2Literal(filters.text)}`)})`);
     }
   }
   if (filters.authorDids) {
@@ -95,14 +99,19 @@ export function postConditions(filters: PostFilters, params: DuckDBValue[], afte
   if (filters.hashtag !== undefined) conditions.push(`list_contains(p.hashtags, ${bind(filters.hashtag)})`);
   if (filters.hasMedia !== undefined) conditions.push(`p.has_media = ${bind(filters.hasMedia)}`);
   if (filters.isReply !== undefined) conditions.push(`(p.reply_parent_uri IS NOT NULL) = ${bind(filters.isReply)}`);
-  conditions.push(`hash(p.uri) NOT IN (SELECT h FROM post_tombstones WHERE time_us >= ${bind(filters.startUs)})`);
+  // Deleted posts: (author, rkey) identifies a post without building its URI string per row.
+  conditions.push(`hash(p.author_did, p.rkey) NOT IN (SELECT h FROM post_tombstones WHERE time_us >= ${bind(filters.startUs)})`);
   return conditions.join('\n    AND ');
 }
 
-/** The posts of some files, with their derived AT URI, as `p`. */
+/** The posts of some files, as `p`. */
 function source(files: readonly string[]): string {
-  return `(SELECT *, ${uriSql('posts')} AS uri FROM read_parquet(${sqlStringList(files)}, hive_partitioning = false, union_by_name = true)) p`;
+  return `read_parquet(${sqlStringList(files)}, hive_partitioning = false, union_by_name = true) p`;
 }
+
+/** The final projection of a top-N subquery `p`: its URI, built only for the rows returned, and the author's handle. */
+const WITH_URI_AND_HANDLE = `SELECT p.*, ${uriSql('posts', 'p')} AS uri, h.handle AS username`;
+const ORDER = 'ORDER BY p.time_us DESC, p.author_did DESC, p.rkey DESC';
 
 function isoFromUs(us: number): string {
   return new Date(Math.floor(us / 1000)).toISOString();
@@ -130,6 +139,7 @@ function toResult(row: Record<string, unknown>): PostResult {
     embed_kind: (row.embed_kind as string | null) ?? null,
     has_media: row.has_media === true,
     time_us: timeUs,
+    rkey: row.rkey as string,
   };
 }
 
@@ -139,13 +149,13 @@ async function topPosts(connection: Queryable, files: readonly string[], filters
   const where = postConditions(filters, params, after);
   params.push(limit);
   const sql = `
-    SELECT p.*, h.handle AS username FROM (
+    ${WITH_URI_AND_HANDLE} FROM (
       SELECT ${SELECT_COLUMNS} FROM ${source(files)}
       WHERE ${where}
-      ORDER BY p.time_us DESC, p.uri DESC
+      ${ORDER}
       LIMIT $${params.length}
     ) p LEFT JOIN current_handles h ON h.did = p.author_did
-    ORDER BY p.time_us DESC, p.uri DESC`;
+    ${ORDER}`;
   const reader = await connection.runAndReadAll(sql, params);
   return reader.getRowObjectsJS().map((row) => toResult(row as Record<string, unknown>));
 }
@@ -182,7 +192,7 @@ export async function searchPosts(connection: Queryable, store: StoreIndex, filt
       const want = limit + 1 - results.length;
       const rows = await topPosts(connection, files, filters, want + 8, position);
       for (const row of rows) {
-        position = { timeUs: row.time_us, uri: row.uri };
+        position = { timeUs: row.time_us, did: row.author_did, rkey: row.rkey };
         if (seen.has(row.uri)) continue;
         seen.add(row.uri);
         results.push(row);
@@ -193,7 +203,11 @@ export async function searchPosts(connection: Queryable, store: StoreIndex, filt
   }
   const page = results.slice(0, limit);
   const last = page.at(-1);
-  return { results: page, next: results.length > limit && last ? { timeUs: last.time_us, uri: last.uri } : undefined, partitionsScanned: scanned };
+  return {
+    results: page,
+    next: results.length > limit && last ? { timeUs: last.time_us, did: last.author_did, rkey: last.rkey } : undefined,
+    partitionsScanned: scanned,
+  };
 }
 
 /** Rows of an export, streamed hour by hour newest first; stops after maxRows. */
@@ -207,11 +221,11 @@ export async function* exportPosts(connection: Queryable, store: StoreIndex, fil
     const where = postConditions(filters, params);
     params.push(remaining);
     const result = await connection.stream(
-      `SELECT p.*, h.handle AS username FROM (
+      `${WITH_URI_AND_HANDLE} FROM (
          SELECT ${SELECT_COLUMNS} FROM ${source(hour.files)} WHERE ${where}
-         ORDER BY p.time_us DESC, p.uri DESC LIMIT $${params.length}
+         ${ORDER} LIMIT $${params.length}
        ) p LEFT JOIN current_handles h ON h.did = p.author_did
-       ORDER BY p.time_us DESC, p.uri DESC`,
+       ${ORDER}`,
       params,
     );
     seen.clear(); // rows of one uri share a time_us, hence an hour
@@ -236,9 +250,9 @@ export async function findPost(connection: Queryable, store: StoreIndex, did: st
   if (hours.length === 0) return undefined;
   const params: DuckDBValue[] = [did, rkey];
   const reader = await connection.runAndReadAll(
-    `SELECT p.*, h.handle AS username FROM (
+    `${WITH_URI_AND_HANDLE} FROM (
        SELECT ${SELECT_COLUMNS} FROM ${source(hours.flatMap((h) => h.files))}
-       WHERE p.author_did = $1 AND p.rkey = $2 AND hash(p.uri) NOT IN (SELECT h FROM post_tombstones)
+       WHERE p.author_did = $1 AND p.rkey = $2 AND hash(p.author_did, p.rkey) NOT IN (SELECT h FROM post_tombstones)
        ORDER BY p.time_us DESC LIMIT 1
      ) p LEFT JOIN current_handles h ON h.did = p.author_did`,
     params,

@@ -1,20 +1,20 @@
 // Small in-memory tables the queries join against, kept in step with the store:
-//   post_tombstones(h, time_us): hash of the URI of every deleted post, with the
+//   post_tombstones(h, time_us): hash of (author, rkey) of every deleted post, with the
 //     delete's time (a post can only be deleted after it was created, so a query
 //     only needs the tombstones newer than its window's start);
 //   handles(did, handle, time_us): every identity event, and current_handles(did,
 //     handle), the latest handle of each DID, rebuilt when handles change.
 // Each refresh reloads only the hour partitions whose file set changed (a new
 // batch file, or compaction replacing them), so it stays cheap as the store grows.
-// Hashing URIs keeps the tombstones 8 bytes each; a false match would need a
-// 64-bit collision.
+// Hashing keeps the tombstones 8 bytes each; a false match would need a 64-bit
+// collision.
 
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlString, sqlStringList } from '../shared/duckdb.ts';
 import { COLLECTIONS } from '../shared/jetstream.ts';
 import { partitionKey } from '../shared/layout.ts';
 import type { Logger } from '../shared/logger.ts';
-import { uriSql, type TableName } from '../shared/tables.ts';
+import type { TableName } from '../shared/tables.ts';
 import type { StoreIndex } from './store-index.ts';
 
 interface SideTableSpec {
@@ -32,7 +32,7 @@ const SPECS: readonly SideTableSpec[] = [
     name: 'post_tombstones',
     source: 'deletes',
     columns: 'h UBIGINT, time_us BIGINT',
-    select: `hash(${uriSql('deletes')}), time_us`,
+    select: 'hash(author_did, rkey), time_us',
     where: `collection = ${sqlString(COLLECTIONS.post)}`,
   },
   { name: 'handles', source: 'identities', columns: 'did VARCHAR, handle VARCHAR, time_us BIGINT', select: 'did, handle, time_us' },

@@ -156,7 +156,8 @@ function facts(frames: readonly string[]): { posts: PostFact[]; deleted: Set<str
 
 /** Newest first, as the API orders results. */
 export function newestFirst(posts: readonly PostFact[]): PostFact[] {
-  return [...posts].sort((a, b) => b.timeUs - a.timeUs || (a.uri < b.uri ? 1 : a.uri > b.uri ? -1 : 0));
+  const desc = (x: string, y: string) => (x < y ? 1 : x > y ? -1 : 0);
+  return [...posts].sort((a, b) => b.timeUs - a.timeUs || desc(a.did, b.did) || desc(a.rkey, b.rkey));
 }
 
 export async function buildStore(dataDir: string): Promise<ApiFixture> {

@@ -35,7 +35,7 @@ export const postRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, {
       if (around === undefined) throw notFound(`no post ${uri}`);
       const post = await ctx.engine.run((connection) => findPost(connection, ctx.store, did, rkey, around, 24 * HOUR_US), ctx.config.QUERY_TIMEOUT_MS, clientGone(reply));
       if (!post) throw notFound(`no post ${uri}`);
-      const { time_us: _t, ...body } = post;
+      const { time_us: _t, rkey: _r, ...body } = post;
       return body;
     },
   );

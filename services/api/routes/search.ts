@@ -82,7 +82,7 @@ export const searchRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
         clientGone(reply),
       );
       const body: SearchResponse = {
-        results: outcome.results.map(({ time_us: _t, ...post }) => post),
+        results: outcome.results.map(({ time_us: _t, rkey: _r, ...post }) => post),
         meta: {
           count: outcome.results.length,
           next_cursor: outcome.next ? encodeCursor({ ...outcome.next, ...window }, fingerprint) : null,
