@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '**/dist/', '.data/', 'loadtest/reports/', 'coverage/'] },
+  { ignores: ['node_modules/', '**/dist/', 'build/', '.data/', 'loadtest/reports/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

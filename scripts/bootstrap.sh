@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 #   prometheus-alertmanager alert routing (with amtool)
 #   caddy                   TLS reverse proxy (tests use its internal CA on loopback)
 #   sshd, restic, docker-compose  deploy tests: a loopback SSH host, real backups, compose validation
+#   sqlite3, curl           backup tests (a Grafana-like SQLite file) and the deploy health gate on the test host
 DEBIAN_PACKAGES=(
   redis-server:redis-server
   prometheus:prometheus
@@ -22,6 +23,8 @@ DEBIAN_PACKAGES=(
   /usr/sbin/sshd:openssh-server
   restic:restic
   docker-compose:docker-compose
+  sqlite3:sqlite3
+  curl:curl
 )
 
 missing=()
