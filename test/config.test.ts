@@ -53,7 +53,7 @@ describe('configuration', () => {
     ['writer', 'services/writer/main.ts', { DUCKDB_MEMORY_LIMIT: 'a lot' }, 'DUCKDB_MEMORY_LIMIT'],
     ['api', 'services/api/main.ts', { API_PORT: '99999' }, 'API_PORT'],
   ])('the %s process exits non-zero and says which variable is wrong', async (name, script, env, variable) => {
-    const service = new ServiceProcess({ name, script, env });
+    const service = new ServiceProcess({ name, script, env: { METRICS_PORT: '0', ...env } });
     const exit = await service.exited;
     expect(exit.code).toBe(1);
     expect(service.lines.join('\n')).toContain(variable);

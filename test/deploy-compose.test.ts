@@ -203,6 +203,8 @@ describe('deploy/Dockerfile and its production build', () => {
   it('compiles the services to JavaScript that plain node runs (no tsx): the API starts and is ready', async () => {
     const out = join(dir, 'app');
     await run('npx', ['tsc', '-p', 'deploy/tsconfig.build.json', '--outDir', out], { cwd: REPO_ROOT });
+    // As the Dockerfile does: the log transport is plain JavaScript, copied as is.
+    await copyFile(join(REPO_ROOT, 'telemetry', 'loki-transport.mjs'), join(out, 'telemetry', 'loki-transport.mjs'));
     // The image's layout: compiled sources, package.json beside them, production node_modules.
     await copyFile(join(REPO_ROOT, 'package.json'), join(out, 'package.json'));
     await symlink(join(REPO_ROOT, 'node_modules'), join(out, 'node_modules'));
@@ -215,7 +217,7 @@ describe('deploy/Dockerfile and its production build', () => {
     const port = await freePort();
     api = spawn(process.execPath, ['services/api/main.js'], {
       cwd: out,
-      env: { ...process.env, API_HOST: '127.0.0.1', API_PORT: String(port), DATA_DIR: dataDir, REDIS_URL: 'redis://127.0.0.1:1', LOG_LEVEL: 'warn' },
+      env: { ...process.env, API_HOST: '127.0.0.1', API_PORT: String(port), METRICS_PORT: '0', DATA_DIR: dataDir, REDIS_URL: 'redis://127.0.0.1:6379', LOG_LEVEL: 'warn' },
       stdio: 'ignore',
     });
     const status = await waitUntil(

@@ -28,7 +28,7 @@ describe('npm start: the local stack', { timeout: 180_000 }, () => {
       name: 'stack',
       script: 'services/stack/start.ts',
       args: ['--data-dir', dataRoot, '--rate', '2000', '--seed', '99'],
-      env: { STACK_REDIS_PORT: String(redisPort), REPLAY_PORT: String(await freePort()), HEALTH_PORT: '0', API_PORT: '0', BATCH_MAX_AGE_MS: '1000', REDIS_URL: undefined },
+      env: { STACK_REDIS_PORT: String(redisPort), REPLAY_PORT: String(await freePort()), HEALTH_PORT: '0', METRICS_PORT: '0', API_PORT: '0', BATCH_MAX_AGE_MS: '1000', REDIS_URL: undefined },
     });
     cleanups.push(() => stack.stop('SIGKILL'));
     await stack.waitForLine((l) => l.includes('Ctrl-C stops everything'), 60_000);

@@ -7,13 +7,15 @@
 // caches) the whole history before the clock starts: generating events is the
 // load generator's cost, not the pipeline's. The baseline is a plain JSON.parse
 // loop over the same events in this process; CPU seconds per process say where
-// the time goes. The last line printed is one JSON object.
+// the time goes. By default the history goes through twice, with telemetry on
+// and then off, and the difference is printed as telemetry_overhead. The last
+// line printed is one JSON object.
 
 import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startReplayServer } from '../jetstream-replay/server.ts';
+import { startReplayServer, type ReplayServer } from '../jetstream-replay/server.ts';
 import { startRedisServer } from '../../services/stack/redis-server.ts';
 import { ServiceProcess } from '../../services/stack/service-process.ts';
 import { openDuckDB } from '../../services/shared/duckdb.ts';
@@ -33,11 +35,13 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     'batch-events': { type: 'string', default: '20000' },
     keep: { type: 'boolean', default: false },
+    telemetry: { type: 'string', default: 'both' },
   },
 });
 const events = Number(values.events);
 if (!Number.isInteger(events) || events < 1000) throw new Error('--events must be an integer >= 1000');
 if (values.mix !== 'plan' && values.mix !== 'network') throw new Error('--mix must be plan or network');
+if (values.telemetry !== 'on' && values.telemetry !== 'both') throw new Error('--telemetry must be on (telemetry on only) or both (on, then off, and the overhead)');
 
 const log = (message: string, fields: object = {}) => console.error(`[bench] ${message} ${JSON.stringify(fields)}`);
 
@@ -61,15 +65,76 @@ async function directoryBytes(dir: string): Promise<number> {
 }
 
 function logTime(line: Record<string, unknown>): number {
-  return Date.parse(String(line.time));
+  return Number(line.time);
+}
+
+interface RunFigures {
+  seconds: number;
+  cpu: Record<string, number>;
+  batches: number;
+  dataDir: string;
+}
+
+/**
+ * One pass of the whole history through a fresh Redis prefix and data directory:
+ * from the ingester's connection to the writer's last batch.
+ */
+async function runPipeline(replay: ReplayServer, redisUrl: string, redisPid: number | undefined, work: string, telemetry: boolean): Promise<RunFigures> {
+  const prefix = `bench-${telemetry ? 'on' : 'off'}`;
+  const dataDir = join(work, `parquet-${prefix}`);
+  const common = { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, HEALTH_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', TELEMETRY_ENABLED: String(telemetry) };
+  const children: ServiceProcess[] = [];
+  try {
+    const writer = new ServiceProcess({
+      name: 'writer',
+      script: 'services/writer/main.ts',
+      env: { ...common, DATA_DIR: dataDir, BATCH_MAX_EVENTS: values['batch-events'], BATCH_MAX_AGE_MS: '1000' },
+    });
+    children.push(writer);
+    await writer.waitForLog('writer started');
+    const ingester = new ServiceProcess({
+      name: 'ingester',
+      script: 'services/ingester/main.ts',
+      env: { ...common, JETSTREAM_URL: replay.url, JETSTREAM_INITIAL_CURSOR: '0' },
+    });
+    children.push(ingester);
+    const cpuBefore = { bench: process.cpuUsage(), redis: cpuSeconds(redisPid) };
+    const startedAt = logTime(await ingester.waitForLog('connected to jetstream', 60_000));
+    const cpuIngesterStart = cpuSeconds(ingester.pid);
+    const cpuWriterStart = cpuSeconds(writer.pid);
+
+    const redis = createRedis(redisUrl, 'bench');
+    await redis.connect();
+    const keys = redisKeys(prefix);
+    const lastTimeUs = replay.releasedTimeUs(events - 1);
+    for (let tick = 0; ; tick++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const [backlog, cursor] = await Promise.all([readBacklog(redis, keys), redis.get(keys.cursor)]);
+      const ingested = Number(cursor ?? 0) >= lastTimeUs;
+      if (ingested && backlog.pending === 0 && backlog.undelivered === 0) break;
+      if (tick % 8 === 0) log('running', { telemetry, seconds: Math.round((Date.now() - startedAt) / 1000), ingested, backlog: backlog.length, pending: backlog.pending });
+      if (Date.now() - startedAt > 30 * 60_000) throw new Error('the pipeline did not drain within 30 minutes');
+    }
+    redis.disconnect();
+    const batches = writer.lines.filter((l) => l.includes('"msg":"batch written"'));
+    const finishedAt = logTime(JSON.parse(batches.at(-1)!) as Record<string, unknown>);
+    const cpu = {
+      ingester: cpuSeconds(ingester.pid) - cpuIngesterStart,
+      writer: cpuSeconds(writer.pid) - cpuWriterStart,
+      redis: cpuSeconds(redisPid) - cpuBefore.redis,
+      replay_server: (process.cpuUsage(cpuBefore.bench).user + process.cpuUsage(cpuBefore.bench).system) / 1e6,
+    };
+    for (const child of children) await child.stop('SIGTERM');
+    return { seconds: (finishedAt - startedAt) / 1000, cpu, batches: batches.length, dataDir };
+  } finally {
+    for (const child of children) if (child.running) await child.stop('SIGKILL');
+  }
 }
 
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'bpe-bench-'));
-  const dataDir = join(work, 'parquet');
   const redisServer = await startRedisServer({ dir: join(work, 'redis'), appendfsync: 'everysec' });
   const replay = await startReplayServer({ seed: Number(values.seed), mix: values.mix as 'plan' | 'network', rate: 0, total: events, outboxLimit: 0, frameCacheSize: events });
-  const children: ServiceProcess[] = [];
   try {
     log('releasing the history', { events });
     await replay.whenReleased(events);
@@ -85,70 +150,37 @@ async function main(): Promise<void> {
       if (sink !== events) throw new Error('baseline parse mismatch');
     }
 
-    const prefix = 'bench';
-    const common = { REDIS_URL: redisServer.url, REDIS_PREFIX: prefix, HEALTH_PORT: '0', LOG_LEVEL: 'info' };
-    const writer = new ServiceProcess({
-      name: 'writer',
-      script: 'services/writer/main.ts',
-      env: { ...common, DATA_DIR: dataDir, BATCH_MAX_EVENTS: values['batch-events'], BATCH_MAX_AGE_MS: '1000' },
-    });
-    children.push(writer);
-    await writer.waitForLog('writer started');
-    const ingester = new ServiceProcess({
-      name: 'ingester',
-      script: 'services/ingester/main.ts',
-      env: { ...common, JETSTREAM_URL: replay.url, JETSTREAM_INITIAL_CURSOR: '0' },
-    });
-    children.push(ingester);
-    const cpuBefore = { bench: process.cpuUsage(), redis: cpuSeconds(redisServer.process.pid) };
-    const connected = await ingester.waitForLog('connected to jetstream', 60_000);
-    const startedAt = logTime(connected);
-    const cpuIngesterStart = cpuSeconds(ingester.pid);
-    const cpuWriterStart = cpuSeconds(writer.pid);
-
-    const redis = createRedis(redisServer.url, 'bench');
-    await redis.connect();
-    const keys = redisKeys(prefix);
-    const lastTimeUs = replay.releasedTimeUs(events - 1);
-    for (let tick = 0; ; tick++) {
-      await new Promise((r) => setTimeout(r, 250));
-      const [backlog, cursor] = await Promise.all([readBacklog(redis, keys), redis.get(keys.cursor)]);
-      const ingested = Number(cursor ?? 0) >= lastTimeUs;
-      if (ingested && backlog.pending === 0 && backlog.undelivered === 0) break;
-      if (tick % 8 === 0) log('running', { seconds: Math.round((Date.now() - startedAt) / 1000), ingested, backlog: backlog.length, pending: backlog.pending });
-      if (Date.now() - startedAt > 30 * 60_000) throw new Error('the pipeline did not drain within 30 minutes');
-    }
-    const batches = writer.lines.filter((l) => l.includes('"msg":"batch written"'));
-    const finishedAt = logTime(JSON.parse(batches.at(-1)!) as Record<string, unknown>);
-    const seconds = (finishedAt - startedAt) / 1000;
-    const cpu = {
-      ingester: cpuSeconds(ingester.pid) - cpuIngesterStart,
-      writer: cpuSeconds(writer.pid) - cpuWriterStart,
-      redis: cpuSeconds(redisServer.process.pid) - cpuBefore.redis,
-      replay_server: (process.cpuUsage(cpuBefore.bench).user + process.cpuUsage(cpuBefore.bench).system) / 1e6,
-    };
-    redis.disconnect();
-    for (const child of children) await child.stop('SIGTERM');
+    // Telemetry on (as in production) and, unless --telemetry on, off: the same history, one after the other.
+    const on = await runPipeline(replay, redisServer.url, redisServer.process.pid, work, true);
+    const off = values.telemetry === 'both' ? await runPipeline(replay, redisServer.url, redisServer.process.pid, work, false) : undefined;
 
     log('checking integrity');
     const { instance, connection } = await openDuckDB({ threads: 2 });
     const expected = expectedEvents(frames);
-    const report = compareKeys(expected, await storedKeys(connection, dataDir));
-    const batchBytes = await directoryBytes(dataDir);
+    const report = compareKeys(expected, await storedKeys(connection, on.dataDir));
+    const batchBytes = await directoryBytes(on.dataDir);
     // Closed hours are compacted in production; compact everything here to report
     // the size the store settles at.
     for (const table of TABLE_NAMES) {
-      for (const partition of await listPartitions(dataDir, table)) if (partition.files.length > 0) await compactPartition(connection, partition);
+      for (const partition of await listPartitions(on.dataDir, table)) if (partition.files.length > 0) await compactPartition(connection, partition);
     }
-    const compactedBytes = await directoryBytes(dataDir);
-    const afterCompaction = compareKeys(expected, await storedKeys(connection, dataDir));
+    const compactedBytes = await directoryBytes(on.dataDir);
+    const afterCompaction = compareKeys(expected, await storedKeys(connection, on.dataDir));
+    const offReport = off ? compareKeys(expected, await storedKeys(connection, off.dataDir)) : undefined;
     connection.closeSync();
     instance.closeSync();
 
-    const eventsPerSec = events / seconds;
+    const eventsPerSec = events / on.seconds;
     const baselinePerSec = events / baselineSeconds;
-    log('where the time goes (CPU seconds while the pipeline ran)', { wall_seconds: seconds, ...cpu, batches: batches.length });
+    log('where the time goes (CPU seconds while the pipeline ran)', { wall_seconds: on.seconds, ...on.cpu, batches: on.batches });
     log('store', { parquet_bytes_batches: batchBytes, parquet_bytes_compacted: compactedBytes, per_table: report.tables, missing_after_compaction: afterCompaction.missing, duplicates_after_compaction: afterCompaction.duplicates });
+    if (off) log('telemetry off', { seconds: off.seconds, cpu: off.cpu, missing: offReport?.missing, duplicates: offReport?.duplicates });
+    const telemetry = off
+      ? {
+          events_per_sec_telemetry_off: Math.round(events / off.seconds),
+          telemetry_overhead: Number((1 - eventsPerSec / (events / off.seconds)).toFixed(4)),
+        }
+      : {};
     console.log(
       JSON.stringify({
         events,
@@ -162,13 +194,13 @@ async function main(): Promise<void> {
         json_bytes: expected.jsonBytes,
         parquet_bytes_uncompacted: batchBytes,
         parquet_to_json: Number((compactedBytes / expected.jsonBytes).toFixed(4)),
-        seconds: Number(seconds.toFixed(2)),
-        cpu_seconds: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, Number(v.toFixed(2))])),
+        seconds: Number(on.seconds.toFixed(2)),
+        cpu_seconds: Object.fromEntries(Object.entries(on.cpu).map(([k, v]) => [k, Number(v.toFixed(2))])),
+        ...telemetry,
         mix: values.mix,
       }),
     );
   } finally {
-    for (const child of children) if (child.running) await child.stop('SIGKILL');
     await replay.close();
     await redisServer.stop();
     if (!values.keep) await rm(work, { recursive: true, force: true });

@@ -3,15 +3,19 @@
 // (or by a test) so the app itself holds no global state.
 
 import Fastify, { type FastifyError } from 'fastify';
+import type { Meter } from '@opentelemetry/api';
+import { histogram } from '../../telemetry/instruments.ts';
+import { METRICS } from '../../telemetry/metrics.ts';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { SERVICE_VERSION, type Logger } from '../shared/logger.ts';
 import type { ApiConfig } from './config.ts';
 import { ApiError, type ErrorBody } from './errors.ts';
-import type { QueryEngine } from './query-engine.ts';
+import type { QueryEndpoint, QueryEngine } from './query-engine.ts';
 import { QueryCancelledError } from './query-engine.ts';
 import type { ResponseCache } from './cache.ts';
+import type { Redis } from '../shared/redis.ts';
 import type { SideTables } from './side-tables.ts';
 import type { StoreIndex } from './store-index.ts';
 import { searchRoutes } from './routes/search.ts';
@@ -20,12 +24,28 @@ import { postRoutes } from './routes/posts.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { healthRoutes } from './routes/health.ts';
 
+/** Counters the routes keep; the metrics module reads them. */
+export interface ApiStats {
+  rowsReturned: Partial<Record<QueryEndpoint, number>>;
+  exportBytes: { csv: number; ndjson: number };
+  rejectedValidation: number;
+}
+
+export function newApiStats(): ApiStats {
+  return { rowsReturned: {}, exportBytes: { csv: 0, ndjson: 0 }, rejectedValidation: 0 };
+}
+
 export interface ApiContext {
   config: ApiConfig;
+  stats: ApiStats;
+  /** Where request durations are recorded (a no-op meter when telemetry is off). */
+  meter: Meter;
   engine: QueryEngine;
   store: StoreIndex;
   sideTables: SideTables;
   cache: ResponseCache;
+  /** Redis for the response cache (and readiness); absent in some tests. */
+  redis?: Redis;
   /** A connection outside the query pool, so readiness answers even when the pool is busy. */
   healthConnection: DuckDBConnection;
   logger: Logger;
@@ -58,6 +78,16 @@ export async function buildApp(ctx: ApiContext) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  // HTTP semantic conventions: the route template, never the raw URL (bounded cardinality).
+  const requestDuration = histogram(ctx.meter, METRICS.httpServerDuration);
+  app.addHook('onResponse', async (request, reply) => {
+    requestDuration.record(reply.elapsedTime / 1000, {
+      'http.route': request.routeOptions.url ?? 'unmatched',
+      'http.request.method': request.method,
+      'http.response.status_code': reply.statusCode,
+    });
+  });
+
   app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => {
     if (error instanceof ApiError) {
       void reply.headers(error.headers).code(error.statusCode).send({ error: error.code, message: error.message } satisfies ErrorBody);
@@ -70,6 +100,7 @@ export async function buildApp(ctx: ApiContext) {
     }
     const fastifyError = error as FastifyError;
     if (fastifyError.validation) {
+      ctx.stats.rejectedValidation += 1;
       void reply.code(400).send({ error: 'bad_request', message: `${fastifyError.validationContext ?? 'request'} ${fastifyError.validation[0]?.instancePath ?? ''} ${fastifyError.validation[0]?.message ?? 'is invalid'}`.replace(/\s+/g, ' ').trim() });
       return;
     }

@@ -23,6 +23,9 @@ export interface QueryEngineStats {
   rejected: { overload: number; timeout: number };
 }
 
+/** The endpoints queries are accounted to (a label of the query metrics). */
+export type QueryEndpoint = 'search' | 'export' | 'post' | 'timeseries' | 'hashtags';
+
 interface Waiter {
   resolve: (connection: DuckDBConnection) => void;
   reject: (error: Error) => void;
@@ -39,6 +42,8 @@ export class QueryCancelledError extends Error {
 
 export class QueryEngine {
   readonly stats: QueryEngineStats = { running: 0, queued: 0, rejected: { overload: 0, timeout: 0 } };
+  /** Called when a query ends, however it ends, with its duration in seconds (metrics). */
+  onQueryDone: ((endpoint: QueryEndpoint, seconds: number) => void) | undefined;
   private readonly idle: DuckDBConnection[];
   private readonly waiters: Waiter[] = [];
 
@@ -69,8 +74,9 @@ export class QueryEngine {
    * (then 503 overloaded), interrupts the query after timeoutMs (then 503 timeout)
    * or as soon as `signal` aborts (the client left).
    */
-  async run<T>(work: (connection: Queryable) => Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+  async run<T>(endpoint: QueryEndpoint, work: (connection: Queryable) => Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
     const connection = await this.acquire();
+    const started = performance.now();
     this.stats.running += 1;
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -102,6 +108,7 @@ export class QueryEngine {
       if (signal?.aborted) throw new QueryCancelledError();
       throw error;
     } finally {
+      this.onQueryDone?.(endpoint, (performance.now() - started) / 1000);
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       this.stats.running -= 1;

@@ -18,7 +18,8 @@
 // slow, the socket is paused (TCP pushes back) while the events in memory drain.
 
 import { isUtf8 } from 'node:buffer';
-import { eventKey, parseJetstreamEvent, type RejectReason } from '../shared/jetstream.ts';
+import { eventKey, parseJetstreamEvent, type JetstreamEvent, type RejectReason } from '../shared/jetstream.ts';
+import { COLLECTION_LABELS } from '../../telemetry/metrics.ts';
 import { writeDeadLetters, type DeadLetter } from '../shared/dead-letters.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Redis } from '../shared/redis.ts';
@@ -31,6 +32,8 @@ export type DeadLetterReason = RejectReason | 'binary_frame' | 'invalid_utf8';
 
 /** Counters and gauges the ingester keeps; the telemetry layer exports them. */
 export interface IngesterStats {
+  /** Accepted events by "kind|collection|operation" (collection folded to "other" outside the modelled ones). */
+  received: Map<string, number>;
   framesReceived: number;
   bytesReceived: number;
   eventsAccepted: number;
@@ -45,6 +48,14 @@ export interface IngesterStats {
   streamLength: number;
 }
 
+function countReceived(counts: Map<string, number>, event: JetstreamEvent): void {
+  const key =
+    event.kind === 'commit'
+      ? `commit|${COLLECTION_LABELS.has(event.commit.collection) ? event.commit.collection : 'other'}|${event.commit.operation}`
+      : `${event.kind}||`;
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
 /** How many accepted events may wait in memory for Redis before the socket is paused. */
 const MAX_PENDING_BATCHES = 40;
 /** How often a paused ingester looks at the backlog. */
@@ -52,6 +63,7 @@ const BACKLOG_POLL_MS = 500;
 
 export class Ingester {
   readonly stats: IngesterStats = {
+    received: new Map(),
     framesReceived: 0,
     bytesReceived: 0,
     eventsAccepted: 0,
@@ -161,6 +173,7 @@ export class Ingester {
       const parsed = parseJetstreamEvent(raw, this.config.MAX_EVENT_BYTES);
       if (parsed.ok) {
         this.stats.eventsAccepted += 1;
+        countReceived(this.stats.received, parsed.event);
         this.pending.push({ key: eventKey(parsed.event), timeUs: parsed.event.time_us, raw });
       } else {
         this.deadLetter(parsed.reason, parsed.detail, raw);

@@ -1,8 +1,11 @@
-// Ingester entry point: validate configuration, connect Redis, serve health checks,
-// run until SIGTERM, then store what was received before exiting.
+// Ingester entry point: telemetry first, then configuration, Redis, health checks,
+// and the ingester itself, until SIGTERM, when it stores what it received before
+// exiting.
 
+import { telemetry } from './instrument.ts';
 import { loadIngesterConfig } from './config.ts';
 import { Ingester } from './ingester.ts';
+import { bindIngesterMetrics } from './metrics.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createRedis, pingRedis } from '../shared/redis.ts';
 import { redisKeys } from '../shared/redis-keys.ts';
@@ -11,7 +14,7 @@ import { exitOnStartupError, handleShutdown } from '../shared/lifecycle.ts';
 
 async function main(): Promise<void> {
   const config = loadIngesterConfig();
-  const logger = createLogger('ingester', config.LOG_LEVEL);
+  const logger = createLogger('ingester', { level: config.LOG_LEVEL, lokiUrl: config.LOKI_URL, environment: config.DEPLOYMENT_ENV, lokiBatchSeconds: config.LOKI_BATCH_SECONDS });
   try {
     const redis = createRedis(config.REDIS_URL, 'ingester');
     redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
@@ -19,6 +22,7 @@ async function main(): Promise<void> {
     // down, and connects once it answers.
     redis.connect().catch((error: Error) => logger.warn({ err: error.message }, 'redis not reachable yet'));
     const ingester = new Ingester(config, redis, redisKeys(config.REDIS_PREFIX), logger);
+    bindIngesterMetrics(telemetry.meter, ingester);
     const health = await startHealthServer({
       host: config.HEALTH_HOST,
       port: config.HEALTH_PORT,
@@ -29,11 +33,12 @@ async function main(): Promise<void> {
       },
     });
     ingester.start();
-    logger.info({ urls: config.JETSTREAM_URL, healthPort: health.port }, 'ingester started');
+    logger.info({ urls: config.JETSTREAM_URL, healthPort: health.port, metricsPort: telemetry.port }, 'ingester started');
     handleShutdown(logger, async () => {
       await ingester.stop();
       await health.close();
       await redis.quit();
+      await telemetry.shutdown();
     });
   } catch (error) {
     exitOnStartupError(logger, error);

@@ -68,7 +68,12 @@ export const redisSchema = {
     .default('bpe'),
 };
 
+export const DEPLOYMENT_ENV = env.string('deployment environment name, attached to logs and metrics').default('local');
+
+/** Variables every service shares: logging and its destination. */
 export const commonSchema = {
   LOG_LEVEL: env.logLevel(),
-  DEPLOYMENT_ENV: env.string('deployment environment name, attached to logs and metrics').default('local'),
+  DEPLOYMENT_ENV,
+  LOKI_URL: env.url('Loki base URL (http://loki:3100); when set, logs go to Loki as well as stdout', /^https?$/).optional(),
+  LOKI_BATCH_SECONDS: env.int('seconds between log pushes to Loki', 1, 60).default(2),
 };

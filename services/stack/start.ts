@@ -49,14 +49,16 @@ const children: ServiceProcess[] = [];
 let ownRedis: RedisServer | undefined;
 let shuttingDown = false;
 
+const LEVELS: Record<string, string> = { '10': 'trace', '20': 'debug', '30': 'info', '40': 'warn', '50': 'error', '60': 'fatal' };
+
 /** Compact, readable echo of a service's JSON log line. */
 function echo(name: string) {
   return (line: string) => {
     try {
-      const entry = JSON.parse(line) as { level?: string; msg?: string } & Record<string, unknown>;
+      const entry = JSON.parse(line) as { level?: number | string; msg?: string } & Record<string, unknown>;
       const { level, msg, time: _time, service: _service, version: _version, pid: _pid, hostname: _hostname, ...fields } = entry;
       const detail = Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
-      console.log(`[${name}] ${level ?? ''} ${msg ?? ''}${detail}`);
+      console.log(`[${name}] ${LEVELS[String(level)] ?? level ?? ''} ${msg ?? ''}${detail}`);
     } catch {
       console.log(`[${name}] ${line}`);
     }
@@ -157,8 +159,9 @@ async function main(): Promise<void> {
   const apiUrl = `http://${String(apiUp.host)}:${String(apiUp.port)}`;
 
   say('---------------------------------------------------------------------');
-  say(`ingester  health http://127.0.0.1:${String(ingesterUp.healthPort)}/readyz`);
-  say(`writer    health http://127.0.0.1:${String(writerUp.healthPort)}/readyz`);
+  say(`ingester  health http://127.0.0.1:${String(ingesterUp.healthPort)}/readyz  metrics http://127.0.0.1:${String(ingesterUp.metricsPort)}/metrics`);
+  say(`writer    health http://127.0.0.1:${String(writerUp.healthPort)}/readyz  metrics http://127.0.0.1:${String(writerUp.metricsPort)}/metrics`);
+  say(`api       health ${apiUrl}/readyz  metrics http://127.0.0.1:${String(apiUp.metricsPort)}/metrics`);
   say(`data lands in ${parquetDir}/<table>/date=YYYY-MM-DD/hour=HH/*.parquet`);
   say('  (a batch file every 30 s or 20,000 events; closed hours are compacted)');
   say(`API       ${apiUrl}/docs  (interactive docs; OpenAPI at ${apiUrl}/openapi.json)`);

@@ -19,6 +19,7 @@ export const writerSchema = z.object({
   RETENTION_DAYS: env.int('delete partitions older than this many days; unset = keep everything', 1).optional(),
   DUCKDB_MEMORY_LIMIT: env.string('DuckDB memory limit for staging and compaction').regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, 'e.g. 1GB').default('1GB'),
   DUCKDB_THREADS: env.int('DuckDB worker threads', 1, 64).default(2),
+  STORE_SAMPLE_SECONDS: env.int('how often the files and bytes of the store are measured for metrics', 1, 3600).default(60),
   DEAD_LETTER_MAXLEN: env.int('approximate number of dead letters kept (oldest trimmed first)', 100).default(100_000),
   WRITER_FAILPOINT: env
     .string('TESTS ONLY: <point>:<n> makes the writer SIGKILL itself at that point of its n-th batch (points: after-manifest, after-files)')

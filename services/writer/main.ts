@@ -1,8 +1,10 @@
-// Writer entry point: validate configuration, open Redis and DuckDB, serve health
-// checks, and run until SIGTERM, finishing the batch in hand before exiting.
+// Writer entry point: telemetry first, then configuration, Redis, DuckDB, health
+// checks and the writer, until SIGTERM, when it finishes the batch in hand.
 
+import { telemetry } from './instrument.ts';
 import { loadWriterConfig } from './config.ts';
 import { Writer } from './writer.ts';
+import { bindWriterMetrics } from './metrics.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createRedis, pingRedis } from '../shared/redis.ts';
 import { redisKeys } from '../shared/redis-keys.ts';
@@ -12,7 +14,7 @@ import { exitOnStartupError, handleShutdown } from '../shared/lifecycle.ts';
 
 async function main(): Promise<void> {
   const config = loadWriterConfig();
-  const logger = createLogger('writer', config.LOG_LEVEL);
+  const logger = createLogger('writer', { level: config.LOG_LEVEL, lokiUrl: config.LOKI_URL, environment: config.DEPLOYMENT_ENV, lokiBatchSeconds: config.LOKI_BATCH_SECONDS });
   try {
     const redis = createRedis(config.REDIS_URL, 'writer');
     // Blocking reads hold their connection; they get one of their own, with no
@@ -23,19 +25,23 @@ async function main(): Promise<void> {
       connection.connect().catch((error: Error) => logger.warn({ err: error.message }, 'redis not reachable yet'));
     }
     const { connection: duckdb } = await openDuckDB({ memoryLimit: config.DUCKDB_MEMORY_LIMIT, threads: config.DUCKDB_THREADS });
-    const writer = await Writer.create(config, redis, blocking, redisKeys(config.REDIS_PREFIX), duckdb, logger);
+    const keys = redisKeys(config.REDIS_PREFIX);
+    const writer = await Writer.create(config, redis, blocking, keys, duckdb, logger);
+    const stopSampling = bindWriterMetrics(telemetry.meter, writer, redis, keys, config.DATA_DIR, config.STORE_SAMPLE_SECONDS * 1000, logger);
     const health = await startHealthServer({
       host: config.HEALTH_HOST,
       port: config.HEALTH_PORT,
       checks: { redis: () => pingRedis(redis), storage: () => writer.checkStorage() },
     });
     writer.start();
-    logger.info({ dataDir: config.DATA_DIR, consumer: config.WRITER_CONSUMER, healthPort: health.port }, 'writer started');
+    logger.info({ dataDir: config.DATA_DIR, consumer: config.WRITER_CONSUMER, healthPort: health.port, metricsPort: telemetry.port }, 'writer started');
     handleShutdown(logger, async () => {
       await writer.stop();
+      stopSampling();
       await health.close();
       blocking.disconnect();
       await redis.quit();
+      await telemetry.shutdown();
     });
   } catch (error) {
     exitOnStartupError(logger, error);

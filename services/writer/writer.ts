@@ -32,7 +32,6 @@ export interface WriterStats {
   leader: boolean;
   eventsWritten: Partial<Record<TableName, number>>;
   batches: { ok: number; failed: number };
-  batchDurationsMs: number[];
   rowsWritten: number;
   bytesWritten: number;
   filesWritten: number;
@@ -57,7 +56,6 @@ export class Writer {
     leader: false,
     eventsWritten: {},
     batches: { ok: 0, failed: 0 },
-    batchDurationsMs: [],
     rowsWritten: 0,
     bytesWritten: 0,
     filesWritten: 0,
@@ -78,6 +76,8 @@ export class Writer {
   private batchesStarted = 0;
   /** Called after each compaction (tests and metrics). */
   onCompaction: ((result: CompactionResult) => void) | undefined;
+  /** Called after each committed batch with its duration in seconds (metrics). */
+  onBatchWritten: ((seconds: number) => void) | undefined;
 
   private constructor(
     private readonly config: WriterConfig,
@@ -232,8 +232,7 @@ export class Writer {
       this.stats.eventsWritten[table] = (this.stats.eventsWritten[table] ?? 0) + count;
     }
     this.stats.batches.ok += 1;
-    this.stats.batchDurationsMs.push(durationMs);
-    if (this.stats.batchDurationsMs.length > 1000) this.stats.batchDurationsMs.splice(0, 500);
+    this.onBatchWritten?.(durationMs / 1000);
     this.stats.rowsWritten += files.reduce((sum, f) => sum + f.rows, 0);
     this.stats.bytesWritten += bytes;
     this.stats.filesWritten += files.length;

@@ -45,7 +45,7 @@ export interface ServiceEnv {
 }
 
 function serviceEnv({ redisUrl, prefix, ...rest }: ServiceEnv): Record<string, string | undefined> {
-  return { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, HEALTH_PORT: '0', LOG_LEVEL: 'info', ...rest };
+  return { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, HEALTH_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...rest };
 }
 
 export async function startWriter(env: ServiceEnv & { DATA_DIR: string }): Promise<ServiceProcess> {
@@ -62,6 +62,20 @@ export async function startIngester(env: ServiceEnv & { JETSTREAM_URL: string })
   });
   await ingester.waitForLog('ingester started');
   return ingester;
+}
+
+export async function startApi(env: ServiceEnv & { DATA_DIR: string }): Promise<ServiceProcess> {
+  const api = new ServiceProcess({ name: 'api', script: 'services/api/main.ts', env: serviceEnv({ API_PORT: '0', ...env }) });
+  await api.waitForLog('api started');
+  return api;
+}
+
+/** A port a service logged at start-up (healthPort, metricsPort, port). */
+export async function loggedPort(service: ServiceProcess, startedMessage: string, field: string): Promise<number> {
+  const line = await service.waitForLog(startedMessage);
+  const port = Number(line[field]);
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`${service.options.name} logged no ${field}`);
+  return port;
 }
 
 export async function waitUntil<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000, intervalMs = 250): Promise<T> {

@@ -57,6 +57,7 @@ export const exportRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
       const stamp = (us: number) => new Date(us / 1000).toISOString().replace(/[:.]/g, '-');
       try {
         await ctx.engine.run(
+        'export',
           async (connection) => {
             const filters = await resolvePostFilters(connection, filterQuery, window);
             const out = new PassThrough();
@@ -73,6 +74,8 @@ export const exportRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
                   .map((post) => (format === 'csv' ? csvLine(EXPORT_COLUMNS.map((c) => post[c])) : `${JSON.stringify(Object.fromEntries(EXPORT_COLUMNS.map((c) => [c, post[c]])))}\n`))
                   .join('');
                 rows += batch.length;
+                ctx.stats.rowsReturned.export = (ctx.stats.rowsReturned.export ?? 0) + batch.length;
+                ctx.stats.exportBytes[format] += Buffer.byteLength(text);
                 if (!out.write(text)) await once(out, 'drain', { signal });
               }
               out.end();

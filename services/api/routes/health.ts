@@ -1,12 +1,15 @@
 import { access, constants } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiContext } from '../app.ts';
-import { runReadinessChecks } from '../../shared/health-server.ts';
+import { runReadinessChecks, type ReadinessCheck } from '../../shared/health-server.ts';
+import { pingRedis } from '../../shared/redis.ts';
 
 export const healthRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
   app.get('/healthz', { schema: { tags: ['health'], summary: 'The process is alive' } }, () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { tags: ['health'], summary: 'The data directory is readable and DuckDB answers' } }, async (_request, reply) => {
+  app.get('/readyz', { schema: { tags: ['health'], summary: 'Redis, the data directory and DuckDB answer' } }, async (_request, reply) => {
+    const redis: Record<string, ReadinessCheck> = ctx.redis ? { redis: () => pingRedis(ctx.redis!) } : {};
     const result = await runReadinessChecks({
+      ...redis,
       data_dir: () => access(ctx.config.DATA_DIR, constants.R_OK),
       duckdb: async () => {
         await ctx.healthConnection.run('SELECT 1');

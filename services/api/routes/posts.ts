@@ -33,8 +33,14 @@ export const postRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, {
       // around it (a day each side covers clock skew and delayed delivery).
       const around = tidTimestampUs(rkey);
       if (around === undefined) throw notFound(`no post ${uri}`);
-      const post = await ctx.engine.run((connection) => findPost(connection, ctx.store, did, rkey, around, 24 * HOUR_US), ctx.config.QUERY_TIMEOUT_MS, clientGone(reply));
+      const post = await ctx.engine.run(
+        'post',
+        (connection) => findPost(connection, ctx.store, did, rkey, around, 24 * HOUR_US),
+        ctx.config.QUERY_TIMEOUT_MS,
+        clientGone(reply),
+      );
       if (!post) throw notFound(`no post ${uri}`);
+      ctx.stats.rowsReturned.post = (ctx.stats.rowsReturned.post ?? 0) + 1;
       const { time_us: _t, rkey: _r, ...body } = post;
       return body;
     },

@@ -74,6 +74,7 @@ export const searchRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
       const position = cursor ? decodeCursor(cursor, fingerprint) : undefined;
       const window = position ? { startUs: position.startUs, endUs: position.endUs } : resolveWindow(filterQuery, config);
       const outcome = await ctx.engine.run(
+        'search',
         async (connection) => {
           const filters = await resolvePostFilters(connection, filterQuery, window);
           return searchPosts(connection, ctx.store, filters, limit, position);
@@ -92,6 +93,7 @@ export const searchRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
           took_ms: Math.round(performance.now() - started),
         },
       };
+      ctx.stats.rowsReturned.search = (ctx.stats.rowsReturned.search ?? 0) + body.results.length;
       await ctx.cache.set(cacheKey, body);
       return reply.header('x-cache', 'miss').send(body);
     },

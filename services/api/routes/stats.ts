@@ -58,6 +58,7 @@ export const statsRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, 
       const buckets = new Map<string, Partial<Record<TableName, number>>>();
       const totals: Partial<Record<TableName, number>> = {};
       await ctx.engine.run(
+        'timeseries',
         async (connection) => {
           for (const table of TABLE_NAMES) {
             const hours = await ctx.store.hours(table, window.startUs, window.endUs);
@@ -87,6 +88,7 @@ export const statsRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, 
         series: [...buckets.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([bucket, counts]) => ({ bucket, counts })),
         totals,
       };
+      ctx.stats.rowsReturned.timeseries = (ctx.stats.rowsReturned.timeseries ?? 0) + body.series.length;
       await ctx.cache.set(cacheKey, body);
       return reply.header('x-cache', 'miss').send(body);
     },
@@ -135,6 +137,7 @@ export const statsRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, 
         hours.length === 0
           ? []
           : await ctx.engine.run(
+              'hashtags',
               async (connection) => {
                 const reader = await connection.runAndReadAll(
                   `SELECT tag AS hashtag, count(*)::DOUBLE AS count FROM (
@@ -148,6 +151,7 @@ export const statsRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, 
               config.QUERY_TIMEOUT_MS,
               clientGone(reply),
             );
+      ctx.stats.rowsReturned.hashtags = (ctx.stats.rowsReturned.hashtags ?? 0) + hashtags.length;
       const body = {
         hashtags,
         meta: {
