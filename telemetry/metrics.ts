@@ -304,6 +304,32 @@ export const METRICS = {
     service: 'api',
   }),
 
+  // ---- security (api) ----------------------------------------------------------
+  apiAuthFailures: metric({
+    name: 'bpe.api.auth.failures',
+    type: 'counter',
+    unit: '{request}',
+    description: 'requests refused by authentication or authorization, by reason: missing, unknown, revoked, scope',
+    labels: ['reason'],
+    service: 'api',
+  }),
+  apiRateLimited: metric({
+    name: 'bpe.api.rate_limited',
+    type: 'counter',
+    unit: '{request}',
+    description: 'requests answered 429, by the limit that refused them: key, ip or export',
+    labels: ['limit'],
+    service: 'api',
+  }),
+  auditEvents: metric({
+    name: 'bpe.audit.events',
+    type: 'counter',
+    unit: '{event}',
+    description: 'entries appended to the audit trail, by action (auth_failure, key_created, key_revoked, key_rotated, export, admin, deploy)',
+    labels: ['action'],
+    service: 'api',
+  }),
+
   // ---- every service ---------------------------------------------------------
   logsDropped: metric({
     name: 'bpe.logs.dropped',
