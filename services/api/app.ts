@@ -29,10 +29,20 @@ export interface ApiStats {
   rowsReturned: Partial<Record<QueryEndpoint, number>>;
   exportBytes: { csv: number; ndjson: number };
   rejectedValidation: number;
+  authFailures: Record<'missing' | 'unknown' | 'revoked' | 'scope', number>;
+  rateLimited: Record<'key' | 'ip' | 'export', number>;
+  auditEvents: Record<string, number>;
 }
 
 export function newApiStats(): ApiStats {
-  return { rowsReturned: {}, exportBytes: { csv: 0, ndjson: 0 }, rejectedValidation: 0 };
+  return {
+    rowsReturned: {},
+    exportBytes: { csv: 0, ndjson: 0 },
+    rejectedValidation: 0,
+    authFailures: { missing: 0, unknown: 0, revoked: 0, scope: 0 },
+    rateLimited: { key: 0, ip: 0, export: 0 },
+    auditEvents: { auth_failure: 0, key_created: 0, key_revoked: 0, key_rotated: 0, export: 0, admin: 0, deploy: 0 },
+  };
 }
 
 export interface ApiContext {

@@ -17,5 +17,8 @@ export function bindApiMetrics(meter: Meter, api: Api): void {
     series({ timeout: api.engine.stats.rejected.timeout, overload: api.engine.stats.rejected.overload, validation: api.stats.rejectedValidation }, 'reason'),
   );
   observeCounter(meter, METRICS.apiCacheRequests, () => series({ hit: api.cache.hits, miss: api.cache.misses }, 'result'));
+  observeCounter(meter, METRICS.apiAuthFailures, () => series(api.stats.authFailures, 'reason'));
+  observeCounter(meter, METRICS.apiRateLimited, () => series(api.stats.rateLimited, 'limit'));
+  observeCounter(meter, METRICS.auditEvents, () => series(api.stats.auditEvents, 'action'));
   observeCounter(meter, METRICS.logsDropped, droppedLogRecords);
 }
