@@ -6,9 +6,10 @@ export const ingesterSchema = z
     ...commonSchema,
     ...redisSchema,
     JETSTREAM_URL: env
-      .list('Jetstream subscribe URLs, comma-separated, tried in order with failover (ws:// or wss://, path /subscribe)')
+      .list('')
       .pipe(z.array(z.url({ protocol: /^wss?$/ })).min(1, 'at least one URL'))
-      .default(['wss://jetstream1.us-east.bsky.network/subscribe', 'wss://jetstream2.us-east.bsky.network/subscribe']),
+      .default(['wss://jetstream1.us-east.bsky.network/subscribe', 'wss://jetstream2.us-east.bsky.network/subscribe'])
+      .describe('Jetstream subscribe URLs, comma-separated, tried in order with failover (ws:// or wss://, path /subscribe)'),
     JETSTREAM_WANTED_COLLECTIONS: env
       .list('wantedCollections filter (NSIDs or prefixes like app.bsky.feed.*); empty = every collection')
       .default([]),
