@@ -110,6 +110,19 @@ describe('writer crash recovery (real processes, SIGKILL)', () => {
     await second.stop();
   });
 
+  it('a batch that fails is retried first, from its manifest, exactly once', async () => {
+    const events = syntheticEvents(5000);
+    const { keys, dataDir, launch } = await setup('fail-retry', events);
+    const writer = await launch({ WRITER_FAILPOINT: 'fail-after-files:2', WRITER_CONSUMER: 'writer-f' });
+    await writer.waitForLog('failpoint reached: failing the batch');
+    await writer.waitForLog('rebuilding an unfinished batch from its manifest');
+    const report = await waitForStored(redis, keys, dataDir, () => events);
+    expect(report).toMatchObject({ missing: 0, duplicates: 0, unexpected: 0, expected: events.length });
+    expect(await redis.hlen(keys.writerManifests)).toBe(0);
+    expect(writer.running).toBe(true);
+    await writer.stop();
+  });
+
   it('survives repeated SIGKILLs at random moments', async () => {
     const events = syntheticEvents(20_000);
     const { keys, dataDir, launch } = await setup('chaos', events);

@@ -22,8 +22,8 @@ export const writerSchema = z.object({
   STORE_SAMPLE_SECONDS: env.int('how often the files and bytes of the store are measured for metrics', 1, 3600).default(60),
   DEAD_LETTER_MAXLEN: env.int('approximate number of dead letters kept (oldest trimmed first)', 100).default(100_000),
   WRITER_FAILPOINT: env
-    .string('TESTS ONLY: <point>:<n> makes the writer SIGKILL itself at that point of its n-th batch (points: after-manifest, after-files)')
-    .regex(/^(after-manifest|after-files):[1-9]\d*$/, 'after-manifest:N or after-files:N')
+    .string('TESTS ONLY: <point>:<n> makes the writer SIGKILL itself (after-manifest, after-files) or fail once (fail-after-files) at that point of its n-th batch')
+    .regex(/^(after-manifest|after-files|fail-after-files):[1-9]\d*$/, 'after-manifest:N, after-files:N or fail-after-files:N')
     .optional(),
   HEALTH_HOST: env.string('address of the /healthz and /readyz server').default('127.0.0.1'),
   HEALTH_PORT: env.port('port of the /healthz and /readyz server (0 = any free port)').default(9102),

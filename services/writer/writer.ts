@@ -74,6 +74,7 @@ export class Writer {
   private nextCompactionAt = 0;
   private nextRetentionAt = 0;
   private batchesStarted = 0;
+  private retryPending = false;
   /** Called after each compaction (tests and metrics). */
   onCompaction: ((result: CompactionResult) => void) | undefined;
   /** Called after each committed batch with its duration in seconds (metrics). */
@@ -134,6 +135,12 @@ export class Writer {
           await this.becomeLeader();
           continue;
         }
+        // A batch that failed (disk full, DuckDB error) is still pending, with its
+        // manifest: finish it before reading anything new.
+        if (this.retryPending) {
+          await this.recover();
+          this.retryPending = false;
+        }
         const entries = await this.collectBatch();
         if (entries.length > 0) await this.processBatch(entries, entries[0]!.id);
         await this.housekeeping();
@@ -145,6 +152,7 @@ export class Writer {
           continue;
         }
         this.stats.batches.failed += 1;
+        this.retryPending = true;
         const delay = backoff.next();
         this.logger.error({ err: error, retryInMs: delay }, 'writer iteration failed; retrying');
         await sleep(delay);
@@ -220,6 +228,7 @@ export class Writer {
     this.failpoint('after-manifest');
     const files = await this.sink.writeBatch(batchId, rows.groups);
     this.failpoint('after-files');
+    this.failpoint('fail-after-files');
     if (rows.deadLetters.length > 0) {
       await writeDeadLetters(this.redis, this.keys.deadLetter, this.config.DEAD_LETTER_MAXLEN, rows.deadLetters);
       log.warn({ count: rows.deadLetters.length }, 'entries refused by the writer went to the dead-letter stream');
@@ -247,11 +256,14 @@ export class Writer {
    * Fault injection for the crash tests: a real SIGKILL of this process at an
    * exact point of the delivery protocol (WRITER_FAILPOINT=after-files:3).
    */
-  private failpoint(point: 'after-manifest' | 'after-files'): void {
-    if (this.config.WRITER_FAILPOINT === `${point}:${this.batchesStarted}`) {
-      this.logger.warn({ point, batch: this.batchesStarted }, 'failpoint reached: killing the writer');
-      process.kill(process.pid, 'SIGKILL');
+  private failpoint(point: 'after-manifest' | 'after-files' | 'fail-after-files'): void {
+    if (this.config.WRITER_FAILPOINT !== `${point}:${this.batchesStarted}`) return;
+    if (point === 'fail-after-files') {
+      this.logger.warn({ point, batch: this.batchesStarted }, 'failpoint reached: failing the batch');
+      throw new Error('failpoint: simulated write failure');
     }
+    this.logger.warn({ point, batch: this.batchesStarted }, 'failpoint reached: killing the writer');
+    process.kill(process.pid, 'SIGKILL');
   }
 
   /** The files are in place: the acknowledgement must land, so transient Redis errors are retried. */
