@@ -149,6 +149,28 @@ describe('Post Explorer API', { timeout: 120_000 }, () => {
       ['天気', ['東京の天気は晴れ']],
       ['école', ['ÉCOLE primaire', 'une école']],
       ['\\Q', ['back\\slash and \\Q regex \\E markers']],
+      // Through the term index of the compacted hour (test/term-index.test.ts compares with scans).
+      ['coffee', ['Coffee at the start, and at the end: coffee', 'pre-coffee(coffee)coffee-post', 'decafcoffee and coffeehouse', '東京2026年のcoffeeタイム、ラーメン食べたい']],
+      ['start, and at', ['Coffee at the start, and at the end: coffee']],
+      ['(coffee)', ['pre-coffee(coffee)coffee-post']],
+      ['ee-po', ['pre-coffee(coffee)coffee-post']],
+      ['house', ['decafcoffee and coffeehouse']],
+      ['❤️', ['I ❤️ Tokyo🗼and 🌊waves🌊']],
+      ['🗼AND', ['I ❤️ Tokyo🗼and 🌊waves🌊']],
+      ['ラーメン', ['東京2026年のcoffeeタイム、ラーメン食べたい']],
+      ['2026年のCOFFEE', ['東京2026年のcoffeeタイム、ラーメン食べたい']],
+      ['ภาษาไทย', ['สวัสดีครับ ภาษาไทย']],
+      ['σίσυφοσ', ['ΣΊΣΥΦΟΣ and σίσυφος']], // final sigma and Σ fold to σ
+      ['sTRAßE', ['ſtraße STRASSE']], // long s folds to s; ß is not ss
+      ['kelvin 5k', ['İstanbul and ıstanbul, Kelvin 5\u212A']], // the Kelvin sign folds to k
+      ['İSTANBUL', ['İstanbul and ıstanbul, Kelvin 5\u212A']],
+      ['ｆｕｌｌｗｉｄｔｈ', ['ＦＵＬＬＷＩＤＴＨ ｌｅｔｔｅｒｓ']],
+      ['a\u0399 ypo', ['a\u0345 ypogegrammeni, e\u0301cole decomposed']], // U+0345, a combining mark, folds to ι
+      ['e\u0301cole', ['a\u0345 ypogegrammeni, e\u0301cole decomposed']],
+      ['word   spacing\tand', ['multi  word   spacing\tand\nnewlines']],
+      ['caseword', ['CamelCaseWord and UPPER lower MiXeD']],
+      ['3.14,', ['v1.2.3 costs 3.14, call 123-456']],
+      ['23-4', ['v1.2.3 costs 3.14, call 123-456']],
     ])('substring %s matches literally and case-insensitively', async (text, expected) => {
       expect(await texts({ text })).toEqual([...expected].sort());
     });
@@ -160,6 +182,8 @@ describe('Post Explorer API', { timeout: 120_000 }, () => {
       expect(await texts({ text: '100%', exact: true })).toEqual(['Progress: 100% done']);
       expect(await texts({ text: 'snake', exact: true })).toEqual([]); // only inside snake_case_name
       expect(await texts({ text: '\\E markers', exact: true })).toEqual(['back\\slash and \\Q regex \\E markers']);
+      expect(await texts({ text: 'coffee', exact: true })).toEqual(['Coffee at the start, and at the end: coffee', 'pre-coffee(coffee)coffee-post']);
+      expect(await texts({ text: 'Coffee at', exact: true })).toEqual(['Coffee at the start, and at the end: coffee']);
     });
 
     it('deleted posts never appear, even when they match', async () => {
@@ -396,7 +420,7 @@ describe('API limits', { timeout: 120_000 }, () => {
       await api.app.listen({ port: 0, host: '127.0.0.1' });
       const port = (api.app.server.address() as AddressInfo).port;
       await new Promise<void>((resolve, reject) => {
-        const request = httpRequest({ host: '127.0.0.1', port, path: `/v1/export?${q}&format=ndjson` }, (response) => {
+        const request = httpRequest({ host: '127.0.0.1', port, path: `/v1/export?${q}&format=ndjson`, headers: { authorization: api.authorization } }, (response) => {
           expect(response.statusCode).toBe(200);
           response.once('data', () => {
             request.destroy(); // the client goes away after the first bytes

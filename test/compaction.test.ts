@@ -3,13 +3,15 @@
 // repaired after a crash between writing the merged file and deleting its inputs.
 
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDuckDB, type DuckDBConnection } from '../services/shared/duckdb.ts';
 import { generateFrames } from '../loadtest/jetstream-replay/generator.ts';
 import { buildBatchRows } from '../services/writer/batch.ts';
 import { ParquetSink } from '../services/writer/parquet-sink.ts';
-import { compactPartition, findCompactionWork, isClosed, listPartitions } from '../services/writer/compaction.ts';
+import { POSTS_ROW_GROUP_SIZE, compactPartition, findCompactionWork, isClosed, listPartitions } from '../services/writer/compaction.ts';
+import { TERM_INDEX_EXTENSION, termIndexPath } from '../services/shared/layout.ts';
+import { sqlString } from '../services/shared/duckdb.ts';
 import { applyRetention } from '../services/writer/retention.ts';
 import { compareKeys, expectedEvents, storedKeys } from '../loadtest/lib/integrity.ts';
 import { removeDir, tempDir } from './helpers/pipeline.ts';
@@ -75,6 +77,23 @@ describe('compaction and retention', () => {
     expect(await findCompactionWork(dir, Date.now(), 10 * 60_000)).toEqual([]);
   });
 
+  it('writes the term index of each compacted posts file beside it, and of no other table', async () => {
+    for (const p of await listPartitions(dir, 'posts')) {
+      const file = join(p.dir, p.files[0]!);
+      expect((await readdir(p.dir)).filter((f) => f.endsWith(TERM_INDEX_EXTENSION))).toEqual([p.files[0]!.replace('.parquet', TERM_INDEX_EXTENSION)]);
+      // Every text term is there with its rows (the exact content is checked in test/term-index.test.ts).
+      const index = (await connection.runAndReadAll(`SELECT count(*)::INTEGER AS terms, sum(n)::INTEGER AS postings FROM read_parquet(${sqlString(termIndexPath(file)!)})`)).getRowObjectsJS()[0]!;
+      expect(index.terms).toBeGreaterThan(100);
+      expect(index.postings).toBeGreaterThan(index.terms as number);
+      // Posts are written in small row groups, so reading a few rows reads little.
+      const groups = (await connection.runAndReadAll(`SELECT max(row_group_num_rows)::INTEGER AS most FROM parquet_metadata(${sqlString(file)})`)).getRowObjectsJS()[0]!;
+      expect(groups.most).toBeLessThanOrEqual(POSTS_ROW_GROUP_SIZE);
+    }
+    for (const table of ['likes', 'follows', 'profiles'] as const) {
+      for (const p of await listPartitions(dir, table)) expect((await readdir(p.dir)).some((f) => f.endsWith(TERM_INDEX_EXTENSION))).toBe(false);
+    }
+  });
+
   it('converges after a crash left the inputs beside the merged file, and after late events', async () => {
     const [likes] = await listPartitions(dir, 'likes');
     const compacted = join(likes!.dir, likes!.files[0]!);
@@ -89,6 +108,21 @@ describe('compaction and retention', () => {
     await compactPartition(connection, work!);
     expect((await readdir(likes!.dir)).filter((f) => f.endsWith('.parquet'))).toHaveLength(1);
     expect(compareKeys(expectedEvents(frames), await storedKeys(connection, dir))).toMatchObject({ missing: 0, duplicates: 0 });
+  });
+
+  it('a recompacted posts hour gets a new index, and the index of the file it replaced is deleted', async () => {
+    const [posts] = await listPartitions(dir, 'posts');
+    const compacted = join(posts!.dir, posts!.files[0]!);
+    const oldIndex = termIndexPath(compacted)!;
+    // A late post for that hour, and an index left behind by a crash with no file of its own.
+    const late = frames.filter((f) => f.includes('app.bsky.feed.post') && f.includes('"operation":"create"')).slice(0, 1);
+    await sink.writeBatch('4000-0', buildBatchRows([{ id: '4000-0', payload: late[0]! }]).groups);
+    await copyFile(oldIndex, join(posts!.dir, `c-0123456789abcdef${TERM_INDEX_EXTENSION}`));
+
+    const [work] = (await findCompactionWork(dir, Date.now(), 10 * 60_000)).filter((w) => w.table === 'posts' && w.dir === posts!.dir);
+    const result = await compactPartition(connection, work!);
+    expect(result.file).not.toBe(compacted);
+    expect((await readdir(posts!.dir)).sort()).toEqual([basename(result.file), basename(termIndexPath(result.file)!)].sort());
   });
 
   it('retention removes whole days older than the limit, and nothing else', async () => {

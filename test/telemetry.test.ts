@@ -11,6 +11,7 @@ import { startReplayServer, type ReplayServer } from '../loadtest/jetstream-repl
 import { expectedEvents } from '../loadtest/lib/integrity.ts';
 import { startRedisServer, type RedisServer } from '../services/stack/redis-server.ts';
 import type { ServiceProcess } from '../services/stack/service-process.ts';
+import { ApiKeyStore } from '../services/api/auth/keys.ts';
 import { METRICS, metricsOf, promLabel, promName, type MetricSpec } from '../telemetry/metrics.ts';
 import { renderMetricsDoc } from '../telemetry/render-metrics-doc.ts';
 import {
@@ -108,6 +109,12 @@ describe('telemetry of the running services', { timeout: 240_000 }, () => {
     const expected = expectedEvents(sent());
     // Some traffic for the API's metrics: searches, an export, a 404 and a 400.
     const api = `http://127.0.0.1:${ports.api.health}`;
+    // The API needs a key; one request comes without, one with a key that does not exist.
+    const keyRedis = redisClient(redisServer.url);
+    const { key } = await new ApiKeyStore(keyRedis, prefix).create('telemetry test', ['search', 'export']);
+    keyRedis.disconnect();
+    const headers = { authorization: `Bearer ${key}` };
+    const fetch = (url: string, init: RequestInit = {}) => globalThis.fetch(url, { headers, ...init });
     await waitUntil(async () => ((await (await fetch(`${api}/v1/search?limit=5`)).json()) as { results: unknown[] }).results.length === 5, 'the API to see posts');
     await fetch(`${api}/v1/search?limit=5`); // a cache hit
     await (await fetch(`${api}/v1/export?limit=20&format=ndjson`)).text();
@@ -115,6 +122,8 @@ describe('telemetry of the running services', { timeout: 240_000 }, () => {
     await fetch(`${api}/v1/search?limit=0`);
     await fetch(`${api}/v1/stats/timeseries`);
     await fetch(`${api}/v1/stats/hashtags`);
+    expect((await fetch(`${api}/v1/stats/hashtags`, { headers: {} })).status).toBe(401);
+    expect((await fetch(`${api}/v1/stats/hashtags`, { headers: { authorization: `Bearer bpe_0123456789abcdef_${'x'.repeat(43)}` } })).status).toBe(401);
 
     // The store is sampled every STORE_SAMPLE_SECONDS: wait for a sample taken after the traffic.
     await waitUntil(async () => total(await scrape(ports.writer.metrics), 'bpe_store_files', { table: 'posts' }) > 0, 'the store sample');
@@ -144,6 +153,11 @@ describe('telemetry of the running services', { timeout: 240_000 }, () => {
     expect(total(apiMetrics, promName(METRICS.apiCacheRequests), { result: 'hit' })).toBeGreaterThanOrEqual(1);
     expect(total(apiMetrics, 'http_server_request_duration_count', { http_route: '/v1/posts/:did/:rkey', http_response_status_code: '404' })).toBe(1);
     expect(total(apiMetrics, 'http_server_request_duration_count', { http_route: '/v1/search', http_response_status_code: '400' })).toBe(1);
+    // Security signals: the two refused requests, and their audit entries (an export is one too).
+    expect(total(apiMetrics, promName(METRICS.apiAuthFailures), { reason: 'missing' })).toBe(1);
+    expect(total(apiMetrics, promName(METRICS.apiAuthFailures), { reason: 'unknown' })).toBe(1);
+    expect(total(apiMetrics, promName(METRICS.auditEvents), { action: 'auth_failure' })).toBe(2);
+    expect(total(apiMetrics, promName(METRICS.auditEvents), { action: 'export' })).toBe(1);
     // Resource attributes ride on target_info.
     expect(writer.samples.find((s) => s.name === 'target_info')?.labels).toMatchObject({ service_name: 'writer', service_version: '0.1.0', deployment_environment: 'test' });
   });

@@ -1,27 +1,24 @@
 // `npm run bench:query -- --posts N`: N realistic posts spread over one day,
-// written through the writer's own code (batch rows, Parquet sink, compaction of
-// the closed hours), then a fixed mix of API queries measured one client at a
-// time: rare word (absent from the data: a scan of the whole day, the worst
-// case), common word, author, hashtag, language, a page deep in pagination, and
-// stats. The baseline is the plain DuckDB scan every text search
+// written through the writer's own code (loadtest/lib/day-store.ts: batch rows,
+// Parquet sink, compaction of the closed hours), then a fixed mix of API
+// queries measured one client at a time: rare word (absent from the data: a scan of the whole day, the worst
+// case without the term index), rare present word (in a few posts an hour: the
+// term index finds rows in every hour), common word, author, hashtag, language, a
+// page deep in pagination, and stats. The baseline is the plain DuckDB scan every text search
 // would be without partition pruning and early stopping: the whole day, in the
 // same process. The last line printed is one JSON object.
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EventGenerator } from '../jetstream-replay/generator.ts';
-import type { HistoryView } from '../jetstream-replay/source.ts';
 import { openDuckDB } from '../../services/shared/duckdb.ts';
-import { tableGlob } from '../../services/shared/layout.ts';
-import { buildBatchRows } from '../../services/writer/batch.ts';
-import { ParquetSink } from '../../services/writer/parquet-sink.ts';
-import { compactPartition, findCompactionWork } from '../../services/writer/compaction.ts';
+import { PARQUET_EXTENSION, TERM_INDEX_EXTENSION, tableGlob } from '../../services/shared/layout.ts';
 import { loadApiConfig } from '../../services/api/config.ts';
 import { createApi } from '../../services/api/server.ts';
 import { createLogger } from '../../services/shared/logger.ts';
+import { DEFAULT_DAY_START_MS, buildDayStore } from '../lib/day-store.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,30 +34,19 @@ const runs = Number(values.runs);
 if (!Number.isInteger(posts) || posts < 1000) throw new Error('--posts must be an integer >= 1000');
 if (!Number.isInteger(runs) || runs < 3) throw new Error('--runs must be an integer >= 3');
 
-const DAY_START_MS = Date.parse('2026-11-20T00:00:00Z');
-const DAY_US = 86_400_000_000;
+const DAY_START_MS = DEFAULT_DAY_START_MS;
 const log = (message: string, fields: object = {}) => console.error(`[bench] ${message} ${JSON.stringify(fields)}`);
 
-/** Writes the day of posts through the writer's code, then compacts every hour as production would. */
-async function buildDay(dataDir: string): Promise<void> {
-  const { instance, connection } = await openDuckDB({ threads: 2 });
-  const sink = await ParquetSink.create(connection, dataDir);
-  const generator = new EventGenerator({ seed: Number(values.seed), mix: 'posts', accounts: 200_000 });
-  const step = DAY_US / posts;
-  const history: HistoryView = { timeOf: (i) => DAY_START_MS * 1000 + Math.floor(i * step) };
-  const started = performance.now();
-  const batch = 50_000;
-  for (let i = 0; i < posts; i += batch) {
-    const entries = [];
-    for (let j = i; j < Math.min(posts, i + batch); j++) entries.push({ id: `${1_790_000_000_000 + i}-${j - i}`, payload: generator.frame(j, history.timeOf(j), history).text });
-    await sink.writeBatch(entries[0]!.id, buildBatchRows(entries).groups);
-    if ((i / batch) % 10 === 0) log('writing posts', { written: i + entries.length, of: posts, seconds: Math.round((performance.now() - started) / 1000) });
+/** Bytes of the posts files and of their term indexes. */
+async function postsBytes(dataDir: string): Promise<{ parquet: number; termIndex: number }> {
+  const bytes = { parquet: 0, termIndex: 0 };
+  for (const entry of await readdir(join(dataDir, 'posts'), { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const size = (await stat(join(entry.parentPath, entry.name))).size;
+    if (entry.name.endsWith(PARQUET_EXTENSION)) bytes.parquet += size;
+    if (entry.name.endsWith(TERM_INDEX_EXTENSION)) bytes.termIndex += size;
   }
-  const work = await findCompactionWork(dataDir, DAY_START_MS + 2 * 86_400_000, 0);
-  for (const partition of work) await compactPartition(connection, partition);
-  log('day written and compacted', { posts, seconds: Math.round((performance.now() - started) / 1000), hours: work.length });
-  connection.closeSync();
-  instance.closeSync();
+  return bytes;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -70,10 +56,20 @@ function percentile(sorted: number[], p: number): number {
 async function main(): Promise<void> {
   const root = values['data-dir'] ?? (await mkdtemp(join(tmpdir(), 'bpe-bench-query-')));
   const dataDir = join(root, 'parquet');
-  if (!existsSync(join(dataDir, 'posts'))) await buildDay(dataDir);
+  if (!existsSync(join(dataDir, 'posts'))) await buildDayStore(dataDir, { posts, seed: Number(values.seed), onProgress: log });
   else log('reusing the store', { dataDir });
 
-  const config = loadApiConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', CACHE_TTL_SECONDS: '0', QUERY_TIMEOUT_MS: '60000' });
+  // Query cost alone: no API keys (they need Redis) and no rate limits in the way.
+  const config = loadApiConfig({
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    CACHE_TTL_SECONDS: '0',
+    QUERY_TIMEOUT_MS: '60000',
+    API_AUTH: 'off',
+    RATE_LIMIT_IP_MAX: '1000000',
+    RATE_LIMIT_KEY_MAX: '1000000',
+    RATE_LIMIT_EXPORT_MAX: '1000000',
+  });
   const api = await createApi(config, createLogger('api', 'warn'));
   const window = `start=${new Date(DAY_START_MS).toISOString()}&end=${new Date(DAY_START_MS + 86_400_000).toISOString()}`;
   const get = async (url: string) => {
@@ -91,6 +87,10 @@ async function main(): Promise<void> {
   const pick = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJS().map((r) => Object.values(r)[0] as string);
   // Rare words: absent from the data, so the whole day is scanned (the worst case of a text search).
   const words = ['zebracorn', 'snollygoster', 'frabjous', 'xylograph', 'quockerwodger'];
+  // Rare present words: in 24 to 96 posts of the day (handles in mentions), one to four an hour.
+  const present = await pick(
+    `SELECT w FROM (SELECT unnest(regexp_extract_all(lower(text), '[a-z0-9]{8,}')) AS w FROM ${all}) GROUP BY w HAVING count(*) BETWEEN 24 AND 96 ORDER BY w LIMIT 5`,
+  );
   const authors = await pick(`SELECT author_did FROM ${all} GROUP BY author_did ORDER BY count(*) DESC LIMIT 40`);
   const tags = await pick(`SELECT tag FROM (SELECT unnest(hashtags) AS tag FROM ${all} USING SAMPLE 50000) GROUP BY tag ORDER BY count(*) DESC LIMIT 5`);
 
@@ -106,6 +106,7 @@ async function main(): Promise<void> {
 
   const types: Record<string, (run: number) => Promise<number>> = {
     rare_word: async (r) => (await get(`/v1/search?${window}&text=${encodeURIComponent(words[r % words.length]!)}`)).ms,
+    rare_present_word: async (r) => (await get(`/v1/search?${window}&text=${encodeURIComponent(present[r % present.length]!)}`)).ms,
     common_word: async (r) => (await get(`/v1/search?${window}&text=${['the', 'and', 'to', 'of', 'is'][r % 5]!}`)).ms,
     author: async (r) => (await get(`/v1/search?${window}&username=${encodeURIComponent(authors[(r * 7) % authors.length]!)}`)).ms,
     hashtag: async (r) => (await get(`/v1/search?${window}&hashtag=${encodeURIComponent(tags[r % tags.length]!)}`)).ms,
@@ -143,6 +144,7 @@ async function main(): Promise<void> {
   else log('kept the store', { dataDir });
 
   const baselineMs = baseline.sort((a, b) => a - b)[1]!;
+  const storage = await postsBytes(dataDir);
   const overall = { p50_ms: Math.round(percentile(everything, 50)), p95_ms: Math.round(percentile(everything, 95)) };
   console.log(
     JSON.stringify({
@@ -152,6 +154,8 @@ async function main(): Promise<void> {
       baseline_full_day_scan_ms: Math.round(baselineMs),
       ratio_p95_to_baseline: Number((overall.p95_ms / baselineMs).toFixed(3)),
       runs_per_type: runs,
+      posts_parquet_bytes: storage.parquet,
+      term_index_bytes: storage.termIndex,
     }),
   );
 }

@@ -24,6 +24,25 @@ export const queryTimeout = (timeoutMs: number) =>
 export const overloaded = (retryAfterSeconds: number) =>
   new ApiError(503, 'overloaded', 'the server is busy with other queries; retry shortly', { 'retry-after': String(retryAfterSeconds) });
 
+/** The `error` code of a status that has no ApiError of its own (Fastify's and Node's own 4xx). */
+export function codeForStatus(status: number): string {
+  const codes: Record<number, string> = {
+    400: 'bad_request',
+    401: 'unauthorized',
+    403: 'forbidden',
+    404: 'not_found',
+    405: 'method_not_allowed',
+    406: 'not_acceptable',
+    408: 'request_timeout',
+    413: 'payload_too_large',
+    414: 'uri_too_long',
+    415: 'unsupported_media_type',
+    429: 'rate_limited',
+    431: 'headers_too_large',
+  };
+  return codes[status] ?? (status >= 500 ? 'internal' : 'bad_request');
+}
+
 export interface ErrorBody {
   error: string;
   message: string;

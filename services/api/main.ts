@@ -7,21 +7,21 @@ import { loadApiConfig } from './config.ts';
 import { bindApiMetrics } from './metrics.ts';
 import { createApi } from './server.ts';
 import { createLogger } from '../shared/logger.ts';
-import { createRedis } from '../shared/redis.ts';
+import { connectRedis } from '../shared/redis.ts';
 import { exitOnStartupError, handleShutdown } from '../shared/lifecycle.ts';
 
 async function main(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger('api', { level: config.LOG_LEVEL, lokiUrl: config.LOKI_URL, environment: config.DEPLOYMENT_ENV, lokiBatchSeconds: config.LOKI_BATCH_SECONDS });
   try {
-    const redis = createRedis(config.REDIS_URL, 'api', { maxRetriesPerRequest: 1 });
+    const redis = connectRedis(config, 'api', { maxRetriesPerRequest: 1 });
     redis.on('error', (error: Error) => logger.debug({ err: error.message }, 'redis connection error'));
-    redis.connect().catch((error: Error) => logger.warn({ err: error.message }, 'redis not reachable: the cache is off until it is'));
+    redis.connect().catch((error: Error) => logger.warn({ err: error.message }, 'redis not reachable: keys cannot be checked (503) and the cache is off until it is'));
     const api = await createApi(config, logger, redis, telemetry.meter);
     bindApiMetrics(telemetry.meter, api);
     await api.app.listen({ host: config.API_HOST, port: config.API_PORT });
     const { port } = api.app.server.address() as AddressInfo;
-    logger.info({ host: config.API_HOST, port, docs: `http://${config.API_HOST}:${port}/docs`, metricsPort: telemetry.port }, 'api started');
+    logger.info({ host: config.API_HOST, port, docs: `http://${config.API_HOST}:${port}/docs`, metricsPort: telemetry.port, auth: config.API_AUTH }, 'api started');
     handleShutdown(logger, async () => {
       await api.close();
       redis.disconnect();

@@ -7,13 +7,20 @@
 // RE2 regular expressions whose phrase is quoted with \Q...\E (no LIKE, so % and
 // _ are plain characters): case-insensitive by default, case-sensitive and
 // bounded by non-word characters in the exact mode.
+//
+// A text search first asks the term index of each compacted hour which rows may
+// match (term-index.ts): hours where a word of the text appears nowhere are not
+// read, and hours where it is rare are read only at those rows. The conditions
+// below still decide every result, so the index changes what is read, never what
+// is returned.
 
 import { listValue, type DuckDBValue } from '@duckdb/node-api';
 import type { Queryable } from './query-engine.ts';
-import { sqlStringList } from '../shared/duckdb.ts';
+import { sqlString, sqlStringList } from '../shared/duckdb.ts';
 import { uriSql } from '../shared/tables.ts';
 import type { CursorPosition } from './cursor.ts';
 import type { HourFiles, StoreIndex } from './store-index.ts';
+import { re2Literal, searchWords, selectFiles, type FileSelection, type SearchWord } from './term-index.ts';
 
 export interface PostFilters {
   startUs: number;
@@ -55,11 +62,6 @@ export interface PostResult {
 
 const SELECT_COLUMNS = `p.author_did, p.rkey, p.text, epoch_us(p.created_at)::DOUBLE AS created_us, p.time_us::DOUBLE AS time_us,
   p.langs, p.hashtags, p.mentions, p.links, p.labels, p.reply_root_uri, p.reply_parent_uri, p.quote_uri, p.embed_kind, p.has_media`;
-
-/** Quotes a phrase for RE2 so every character is literal. */
-function re2Literal(phrase: string): string {
-  return `\\Q${phrase.replaceAll('\\E', '\\E\\\\E\\Q')}\\E`;
-}
 
 /**
  * The WHERE conditions of a filter set, appending their parameters to `params`
@@ -109,6 +111,28 @@ function source(files: readonly string[]): string {
   return `read_parquet(${sqlStringList(files)}, hive_partitioning = false, union_by_name = true) p`;
 }
 
+/**
+ * The posts of a selection (term-index.ts), as `p`: whole files, and only the
+ * given rows of others; undefined when it reads nothing. Row numbers come from the
+ * index as integers and are written into the SQL: DuckDB prunes row groups with a
+ * literal IN list, not with a bound list (past 50 values).
+ */
+function selectionSource(selection: FileSelection): string | undefined {
+  const parts = [...selection.rows].map(([file, rows]) => {
+    if (!rows.every((row) => Number.isSafeInteger(row) && row >= 0)) throw new Error('term index rows must be integers');
+    return `SELECT * EXCLUDE (file_row_number) FROM read_parquet(${sqlString(file)}, hive_partitioning = false, file_row_number = true)
+      WHERE file_row_number IN (${rows.join(', ')})`;
+  });
+  if (parts.length === 0) return selection.scan.length > 0 ? source(selection.scan) : undefined;
+  if (selection.scan.length > 0) parts.push(`SELECT * FROM ${source(selection.scan)}`);
+  return `(${parts.join('\n      UNION ALL BY NAME\n      ')}) p`;
+}
+
+/** The source of a search over some files: through the term index when the search has words. */
+async function searchSource(connection: Queryable, files: readonly string[], words: readonly SearchWord[] | undefined): Promise<string | undefined> {
+  return selectionSource(await selectFiles(connection, files, words));
+}
+
 /** The final projection of a top-N subquery `p`: its URI, built only for the rows returned, and the author's handle. */
 const WITH_URI_AND_HANDLE = `SELECT p.*, ${uriSql('posts', 'p')} AS uri, h.handle AS username`;
 const ORDER = 'ORDER BY p.time_us DESC, p.author_did DESC, p.rkey DESC';
@@ -143,14 +167,14 @@ function toResult(row: Record<string, unknown>): PostResult {
   };
 }
 
-/** The newest `limit` posts of some files matching the filters, after `after`, with handles. */
-async function topPosts(connection: Queryable, files: readonly string[], filters: PostFilters, limit: number, after?: CursorPosition): Promise<PostResult[]> {
+/** The newest `limit` posts of a source matching the filters, after `after`, with handles. */
+async function topPosts(connection: Queryable, from: string, filters: PostFilters, limit: number, after?: CursorPosition): Promise<PostResult[]> {
   const params: DuckDBValue[] = [];
   const where = postConditions(filters, params, after);
   params.push(limit);
   const sql = `
     ${WITH_URI_AND_HANDLE} FROM (
-      SELECT ${SELECT_COLUMNS} FROM ${source(files)}
+      SELECT ${SELECT_COLUMNS} FROM ${from}
       WHERE ${where}
       ${ORDER}
       LIMIT $${params.length}
@@ -175,6 +199,7 @@ export interface SearchOutcome {
 export async function searchPosts(connection: Queryable, store: StoreIndex, filters: PostFilters, limit: number, after?: CursorPosition): Promise<SearchOutcome> {
   const endUs = after ? Math.min(filters.endUs, after.timeUs + 1) : filters.endUs;
   const hours = await store.hours('posts', filters.startUs, endUs);
+  const words = filters.text === undefined ? undefined : await searchWords(connection, filters.text);
   const results: PostResult[] = [];
   const seen = new Set<string>();
   let position = after;
@@ -185,12 +210,13 @@ export async function searchPosts(connection: Queryable, store: StoreIndex, filt
     i += group.length;
     scanned += group.length;
     groupSize *= 2;
-    const files = group.flatMap((h) => h.files);
+    const from = await searchSource(connection, group.flatMap((h) => h.files), words);
+    if (!from) continue; // the term index says no row of these hours can match
     // Duplicate rows (a retried batch before compaction) are dropped here; the
     // keyset position always advances, so a page never repeats a post.
     for (;;) {
       const want = limit + 1 - results.length;
-      const rows = await topPosts(connection, files, filters, want + 8, position);
+      const rows = await topPosts(connection, from, filters, want + 8, position);
       for (const row of rows) {
         position = { timeUs: row.time_us, did: row.author_did, rkey: row.rkey };
         if (seen.has(row.uri)) continue;
@@ -213,16 +239,19 @@ export async function searchPosts(connection: Queryable, store: StoreIndex, filt
 /** Rows of an export, streamed hour by hour newest first; stops after maxRows. */
 export async function* exportPosts(connection: Queryable, store: StoreIndex, filters: PostFilters, maxRows: number): AsyncGenerator<PostResult[]> {
   const hours = await store.hours('posts', filters.startUs, filters.endUs);
+  const words = filters.text === undefined ? undefined : await searchWords(connection, filters.text);
   let remaining = maxRows;
   const seen = new Set<string>();
   for (const hour of hours) {
     if (remaining <= 0) return;
+    const from = await searchSource(connection, hour.files, words);
+    if (!from) continue;
     const params: DuckDBValue[] = [];
     const where = postConditions(filters, params);
     params.push(remaining);
     const result = await connection.stream(
       `${WITH_URI_AND_HANDLE} FROM (
-         SELECT ${SELECT_COLUMNS} FROM ${source(hour.files)} WHERE ${where}
+         SELECT ${SELECT_COLUMNS} FROM ${from} WHERE ${where}
          ${ORDER} LIMIT $${params.length}
        ) p LEFT JOIN current_handles h ON h.did = p.author_did
        ${ORDER}`,

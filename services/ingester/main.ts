@@ -7,7 +7,7 @@ import { loadIngesterConfig } from './config.ts';
 import { Ingester } from './ingester.ts';
 import { bindIngesterMetrics } from './metrics.ts';
 import { createLogger } from '../shared/logger.ts';
-import { createRedis, pingRedis } from '../shared/redis.ts';
+import { connectRedis, pingRedis } from '../shared/redis.ts';
 import { redisKeys } from '../shared/redis-keys.ts';
 import { startHealthServer } from '../shared/health-server.ts';
 import { exitOnStartupError, handleShutdown } from '../shared/lifecycle.ts';
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const config = loadIngesterConfig();
   const logger = createLogger('ingester', { level: config.LOG_LEVEL, lokiUrl: config.LOKI_URL, environment: config.DEPLOYMENT_ENV, lokiBatchSeconds: config.LOKI_BATCH_SECONDS });
   try {
-    const redis = createRedis(config.REDIS_URL, 'ingester');
+    const redis = connectRedis(config, 'ingester');
     redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
     // Not awaited: the ingester starts (and reports not ready) while Redis is
     // down, and connects once it answers.

@@ -3,6 +3,7 @@
 // and fails with one message naming every bad or missing variable. The same
 // schemas generate the configuration reference.
 
+import { fstatSync, openSync, readFileSync, closeSync } from 'node:fs';
 import { z } from 'zod';
 
 export class ConfigError extends Error {
@@ -37,6 +38,64 @@ export function loadConfig<S extends EnvSchema>(service: string, schema: S, env:
   throw new ConfigError(service, problems);
 }
 
+/**
+ * A secret's value. It never prints: String(), JSON.stringify() and util.inspect
+ * (so pino, console.log and error messages) show a placeholder; only `reveal()`
+ * gives the value, at the one place that hands it to a client library.
+ */
+export class Secret {
+  readonly #value: string;
+
+  constructor(
+    value: string,
+    /** Where it came from (a file path), for messages. */
+    readonly source: string,
+  ) {
+    this.#value = value;
+  }
+
+  reveal(): string {
+    return this.#value;
+  }
+
+  toString(): string {
+    return '[secret]';
+  }
+
+  toJSON(): string {
+    return '[secret]';
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `[secret from ${this.source}]`;
+  }
+}
+
+/**
+ * Reads a secret from a file, as secrets reach services (deploy/compose.yaml copies
+ * them into place with mode 0400/0600). A regular file readable or writable by group
+ * or others is refused, as ssh refuses a loose private key; `-` reads standard input
+ * (one-off commands fed `< secret-file`, runbooks/security.md), as does a pipe. One
+ * trailing newline is dropped.
+ */
+export function readSecretFile(path: string): Secret {
+  // `-` is standard input, read as it is (re-opening /dev/stdin can be refused inside a container).
+  const fromStdin = path === '-';
+  const fd = fromStdin ? 0 : openSync(path, 'r');
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw new Error(`${path} is a directory, not a secret file`);
+    if (stat.isFile() && (stat.mode & 0o077) !== 0) {
+      throw new Error(`${path} has mode ${(stat.mode & 0o777).toString(8)}: a secret file must not be accessible to group or others (chmod 600)`);
+    }
+    const value = readFileSync(fd, 'utf8').replace(/\r?\n$/, '');
+    if (value.length === 0) throw new Error(`${fromStdin ? 'standard input' : path} is empty`);
+    return new Secret(value, fromStdin ? 'standard input' : path);
+  } finally {
+    if (!fromStdin) closeSync(fd);
+  }
+}
+
 // Reusable variable kinds, so every service spells the same kind the same way.
 export const env = {
   string: (description: string) => z.string().describe(description),
@@ -55,6 +114,19 @@ export const env = {
           .filter((item) => item.length > 0),
       )
       .describe(description),
+  /** A path to a secret file (see readSecretFile), read and checked at start-up. */
+  secretFile: (description: string) =>
+    z
+      .string()
+      .transform((path, context) => {
+        try {
+          return readSecretFile(path);
+        } catch (error) {
+          context.addIssue({ code: 'custom', message: (error as Error).message.replace(/^ENOENT: [^,]*, open/, 'no such file:') });
+          return z.NEVER;
+        }
+      })
+      .describe(description),
   logLevel: () =>
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level'),
 };
@@ -66,6 +138,29 @@ export const redisSchema = {
     .string('prefix of every Redis key the pipeline uses; lets several pipelines share one Redis')
     .regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'letters, digits, _ . - only')
     .default('bpe'),
+  REDIS_USERNAME: env
+    .string('Redis ACL user this service connects as (deploy/config/redis/acl.ts declares one per service); unset = the default user')
+    .regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'letters, digits, _ . - only')
+    .optional(),
+  REDIS_PASSWORD_FILE: env
+    .secretFile('file holding the password of REDIS_USERNAME (mode 0600 or stricter, never in the environment); it takes precedence over a password in REDIS_URL')
+    .optional(),
+};
+
+/** The part of a service's configuration that says how to reach Redis. */
+export interface RedisSettings {
+  REDIS_URL: string;
+  REDIS_USERNAME?: string | undefined;
+  REDIS_PASSWORD_FILE?: Secret | undefined;
+}
+
+/** Where the audit trail goes besides Redis (services/shared/audit.ts). */
+export const auditSchema = {
+  AUDIT_DIR: env
+    .string('directory of the audit trail\'s daily files (audit-YYYY-MM-DD.jsonl, mode 0600), mirrored with the Loki copy from the stream; unset = Redis only')
+    .optional(),
+  AUDIT_STREAM_MAXLEN: env.int('approximate number of entries the Redis audit stream keeps (the daily files keep all)', 1000).default(100_000),
+  AUDIT_SYNC_MS: env.int('how often the audit stream is mirrored to the daily files and Loki (ms)', 100, 60_000).default(2000),
 };
 
 export const DEPLOYMENT_ENV = env.string('deployment environment name, attached to logs and metrics').default('local');

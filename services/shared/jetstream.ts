@@ -118,7 +118,9 @@ export function validateJetstreamEvent(value: unknown): ParseResult {
     case 'account':
       return validateAccount(value);
     default:
-      return reject('unknown_kind', `unknown kind ${JSON.stringify(value.kind)?.slice(0, 40)}`);
+      // Only a string is quoted back: serialising an arbitrary value (a deeply nested
+      // array) could itself throw, and this function never throws.
+      return reject('unknown_kind', typeof value.kind === 'string' ? `unknown kind ${JSON.stringify(value.kind.slice(0, 40))}` : `kind is ${value.kind === null ? 'null' : typeof value.kind}, not a string`);
   }
 }
 

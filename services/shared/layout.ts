@@ -1,10 +1,11 @@
 // The Parquet layout, declared once:
 //   <DATA_DIR>/<table>/date=YYYY-MM-DD/hour=HH/<file>.parquet
+//   <DATA_DIR>/posts/date=YYYY-MM-DD/hour=HH/c-<digest>.terms   (the term index of c-<digest>.parquet)
 // Partitions follow the event's Jetstream time (time_us), never the client-declared
 // createdAt, which can be malformed or in the future. Files are written under a
 // `.tmp` name and renamed, so a reader's `*.parquet` glob only sees whole files.
 
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { TableName } from './tables.ts';
 
 export interface Partition {
@@ -20,6 +21,16 @@ export const TEMP_SUFFIX = '.tmp';
 export const BATCH_FILE_PREFIX = 'b-';
 /** Files written by compaction of a closed hour: c-<digest of the inputs>.parquet */
 export const COMPACTED_FILE_PREFIX = 'c-';
+/**
+ * The term index of a compacted posts file (tables.ts, TERM_INDEX) sits beside it
+ * with the same digest: c-<digest>.terms. It is a Parquet file too, but its name
+ * does not end in .parquet, so no reader of a table (the `*.parquet` globs, the
+ * API's file listings, backup counts) ever takes it for rows of the table. The
+ * digest ties it to that exact file: when late events make compaction merge the
+ * hour again, the new file has a new digest, and the old index is deleted with
+ * the old file.
+ */
+export const TERM_INDEX_EXTENSION = '.terms';
 
 const HOUR_US = 3_600_000_000;
 
@@ -62,6 +73,13 @@ export function parsePartitionDirs(dateDir: string, hourDir: string): Partition 
 /** Stream IDs (`1732853000000-0`) are safe in file names as they are. */
 export function batchFileName(batchId: string): string {
   return `${BATCH_FILE_PREFIX}${batchId}${PARQUET_EXTENSION}`;
+}
+
+/** The term index path of a compacted file (c-<digest>.parquet -> c-<digest>.terms); undefined for other files. */
+export function termIndexPath(parquetPath: string): string | undefined {
+  const name = basename(parquetPath);
+  if (!name.startsWith(COMPACTED_FILE_PREFIX) || !name.endsWith(PARQUET_EXTENSION)) return undefined;
+  return parquetPath.slice(0, -PARQUET_EXTENSION.length) + TERM_INDEX_EXTENSION;
 }
 
 /** Glob over every committed file of a table, for DuckDB's read_parquet with hive_partitioning. */

@@ -190,3 +190,54 @@ export function columnIndex(table: TableName, column: string): number {
   if (index < 0) throw new Error(`table ${table} has no column ${column}`);
   return index;
 }
+
+// The term index of a compacted posts file, declared once: the writer builds it
+// when it compacts an hour (services/writer/term-index.ts), the search reads it to
+// skip the hours and rows that cannot match (services/api/term-index.ts). One row
+// per distinct term of the file's post texts; where the file lives: layout.ts.
+//
+// A term is a maximal run of word characters of the lowercased text: letters,
+// digits and combining marks ([\pL\pN]+ alone is not closed under RE2's case
+// folding: U+0345, a mark, folds to ι, so a case-insensitive match could straddle
+// two [\pL\pN] runs). Characters of scripts written without spaces (Chinese,
+// Japanese, Thai, ...) separate terms instead of joining them: a whole sentence
+// would otherwise be one term, so the dictionary would hold one term per sentence
+// and no query word could ever be looked up by it. Searches whose words are all in
+// those scripts read the posts instead (services/api/term-index.ts).
+//
+// The search needs a term's rows only while they are few: past maxPostings rows,
+// reading those rows costs as much as scanning the hour, so the index keeps only
+// the count (and the dictionary stays small enough to read in full for each search).
+
+const WORD_CHARACTERS = '\\pL\\pN\\pM';
+const UNSPACED_SCRIPTS = '\\p{Han}\\p{Hiragana}\\p{Katakana}\\x{30FC}\\x{FF70}\\p{Thai}\\p{Lao}\\p{Khmer}\\p{Myanmar}';
+
+export interface IndexColumn {
+  name: string;
+  type: 'VARCHAR' | 'UINTEGER' | 'UINTEGER[]';
+  description: string;
+}
+
+export const TERM_INDEX = {
+  description: 'the distinct terms of the texts of one compacted posts file, with the rows that hold each rare one',
+  columns: [
+    { name: 'term', type: 'VARCHAR', description: 'a term of the lowercased text (see termSplitSql); rows are sorted by term' },
+    { name: 'n', type: 'UINTEGER', description: 'how many rows of the posts file hold the term' },
+    { name: 'row_ids', type: 'UINTEGER[]', description: 'those rows (file_row_number in the posts file), ascending; NULL when n > maxPostings' },
+  ] as readonly IndexColumn[],
+  /** A term's rows are kept when at most this many; the search fetches at most this many candidates per file and word. */
+  maxPostings: 256,
+  /** RE2 class bodies of the characters terms are made of, and of those that nevertheless separate terms. */
+  wordCharacters: WORD_CHARACTERS,
+  unspacedScripts: UNSPACED_SCRIPTS,
+} as const;
+
+/**
+ * SQL splitting a text expression into its terms: the lowercased text cut at every
+ * run of non-word (or unspaced-script) characters. Like string_split_regex, the
+ * list starts (ends) with '' when the text starts (ends) with a separator, which
+ * tells the search which of its words are whole at one side.
+ */
+export function termSplitSql(textSql: string): string {
+  return `string_split_regex(lower(${textSql}), '(?:[^${WORD_CHARACTERS}]|[${UNSPACED_SCRIPTS}])+')`;
+}

@@ -8,6 +8,10 @@
 // (deduplicating by key) into a new file and deletes the rest, so the partition
 // always converges to one file with each row once. Late events that land in a
 // closed hour add a batch file, and the partition is compacted again.
+//
+// Posts also get their term index (term-index.ts), written from the merged file
+// before that file is committed, so a compacted posts file is never visible
+// without its index; the index of a file merged away is deleted with it.
 
 import { createHash } from 'node:crypto';
 import { readdir, rm, stat } from 'node:fs/promises';
@@ -19,13 +23,28 @@ import {
   COMPACTED_FILE_PREFIX,
   PARQUET_EXTENSION,
   TEMP_SUFFIX,
+  TERM_INDEX_EXTENSION,
   parsePartitionDirs,
   partitionRangeUs,
   tableDir,
+  termIndexPath,
   type Partition,
 } from '../shared/layout.ts';
 import { TABLE_NAMES, TABLES, type TableName } from '../shared/tables.ts';
 import { COMPACTED_PARQUET_OPTIONS } from './parquet-sink.ts';
+import { writeTermIndex } from './term-index.ts';
+
+/**
+ * Compacted posts are written in row groups of 8,192 rows instead of 122,880.
+ * DuckDB reads whole row groups, and the search reads only the rows the term index
+ * points at: a word found in 3 posts of an hour (about 96,000 posts at today's
+ * rate) then reads 3 groups of 8,192 rows instead of the whole hour, and a scan of
+ * one hour runs on every thread instead of one. It costs about 4% more bytes for
+ * posts (zstd compresses smaller blocks); the other tables are never read by row.
+ */
+export const POSTS_ROW_GROUP_SIZE = 8192;
+const COMPACTED_POSTS_PARQUET_OPTIONS = COMPACTED_PARQUET_OPTIONS.replace(/ROW_GROUP_SIZE \d+/, `ROW_GROUP_SIZE ${POSTS_ROW_GROUP_SIZE}`);
+if (!COMPACTED_POSTS_PARQUET_OPTIONS.includes(`ROW_GROUP_SIZE ${POSTS_ROW_GROUP_SIZE}`)) throw new Error('COMPACTED_PARQUET_OPTIONS has no ROW_GROUP_SIZE to override');
 
 export interface PartitionFiles {
   table: TableName;
@@ -95,15 +114,23 @@ export async function compactPartition(connection: DuckDBConnection, p: Partitio
   const target = join(p.dir, name);
   const temp = target + TEMP_SUFFIX;
   const key = TABLES[p.table].key.map(sqlIdentifier).join(', ');
+  const index = p.table === 'posts' ? termIndexPath(target) : undefined;
   await connection.run(
     `COPY (
        SELECT * FROM read_parquet(${sqlStringList(inputs)}, union_by_name = true, hive_partitioning = false)
        QUALIFY row_number() OVER (PARTITION BY ${key} ORDER BY time_us) = 1
        ORDER BY time_us
-     ) TO ${sqlString(temp)} (${COMPACTED_PARQUET_OPTIONS})`,
+     ) TO ${sqlString(temp)} (${index ? COMPACTED_POSTS_PARQUET_OPTIONS : COMPACTED_PARQUET_OPTIONS})`,
   );
+  if (index) await writeTermIndex(connection, temp, index);
   await commitFile(temp, target);
   for (const input of inputs) if (input !== target) await rm(input, { force: true });
+  if (index) {
+    // The indexes of the files just merged away (or left by a crash) go with them.
+    for (const entry of await readdirOrEmpty(p.dir)) {
+      if (entry.endsWith(TERM_INDEX_EXTENSION) && join(p.dir, entry) !== index) await rm(join(p.dir, entry), { force: true });
+    }
+  }
   await fsyncPath(p.dir);
   const rows = await connection.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM read_parquet(${sqlString(target)})`);
   return {

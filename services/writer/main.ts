@@ -6,7 +6,7 @@ import { loadWriterConfig } from './config.ts';
 import { Writer } from './writer.ts';
 import { bindWriterMetrics } from './metrics.ts';
 import { createLogger } from '../shared/logger.ts';
-import { createRedis, pingRedis } from '../shared/redis.ts';
+import { connectRedis, pingRedis } from '../shared/redis.ts';
 import { redisKeys } from '../shared/redis-keys.ts';
 import { openDuckDB } from '../shared/duckdb.ts';
 import { startHealthServer } from '../shared/health-server.ts';
@@ -16,10 +16,10 @@ async function main(): Promise<void> {
   const config = loadWriterConfig();
   const logger = createLogger('writer', { level: config.LOG_LEVEL, lokiUrl: config.LOKI_URL, environment: config.DEPLOYMENT_ENV, lokiBatchSeconds: config.LOKI_BATCH_SECONDS });
   try {
-    const redis = createRedis(config.REDIS_URL, 'writer');
+    const redis = connectRedis(config, 'writer');
     // Blocking reads hold their connection; they get one of their own, with no
     // per-request retry limit (a blocked read is not a failed one).
-    const blocking = createRedis(config.REDIS_URL, 'writer-reader', { maxRetriesPerRequest: null });
+    const blocking = connectRedis(config, 'writer-reader', { maxRetriesPerRequest: null });
     for (const connection of [redis, blocking]) {
       connection.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
       connection.connect().catch((error: Error) => logger.warn({ err: error.message }, 'redis not reachable yet'));

@@ -14,6 +14,11 @@ import { compactPartition, findCompactionWork } from '../../services/writer/comp
 import { loadApiConfig } from '../../services/api/config.ts';
 import { createApi, type Api } from '../../services/api/server.ts';
 import { createRedis } from '../../services/shared/redis.ts';
+import { ApiKeyStore, SCOPES } from '../../services/api/auth/keys.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { InjectOptions } from 'fastify';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const WINDOW_START = Date.parse('2026-11-20T00:00:00Z');
 export const WINDOW_END = Date.parse('2026-11-21T00:00:00Z');
@@ -37,6 +42,23 @@ export const SPECIAL_TEXTS = [
   'ÉCOLE primaire',
   'une école',
   'back\\slash and \\Q regex \\E markers',
+  // Where the term index meets the edges of matching (test/term-index.test.ts):
+  // words at both ends, punctuation and emoji against words, words inside words,
+  // scripts without spaces, case folding beyond ASCII, combining marks, spacing.
+  'Coffee at the start, and at the end: coffee',
+  'pre-coffee(coffee)coffee-post',
+  'decafcoffee and coffeehouse',
+  'I ❤️ Tokyo🗼and 🌊waves🌊',
+  '東京2026年のcoffeeタイム、ラーメン食べたい',
+  'ΣΊΣΥΦΟΣ and σίσυφος',
+  'İstanbul and ıstanbul, Kelvin 5\u212A',
+  'ſtraße STRASSE',
+  'a\u0345 ypogegrammeni, e\u0301cole decomposed',
+  'multi  word   spacing\tand\nnewlines',
+  'CamelCaseWord and UPPER lower MiXeD',
+  'ＦＵＬＬＷＩＤＴＨ ｌｅｔｔｅｒｓ',
+  'สวัสดีครับ ภาษาไทย',
+  'v1.2.3 costs 3.14, call 123-456',
   'deleted later: secret words',
 ] as const;
 
@@ -76,9 +98,9 @@ function tid(us: number, clock: number): string {
   return out;
 }
 
-function specialFrames(): string[] {
+/** SPECIAL_TEXTS as posts of SPECIAL_DID a second apart from `base` (µs), the last one deleted, and the author's handles. */
+export function specialFrames(base = WINDOW_START * 1000 + 3_600_000_000): string[] {
   const frames: string[] = [];
-  const base = WINDOW_START * 1000 + 3_600_000_000;
   SPECIAL_TEXTS.forEach((text, i) => {
     const timeUs = base + i * 1_000_000;
     frames.push(
@@ -160,16 +182,21 @@ export function newestFirst(posts: readonly PostFact[]): PostFact[] {
   return [...posts].sort((a, b) => b.timeUs - a.timeUs || desc(a.did, b.did) || desc(a.rkey, b.rkey));
 }
 
-export async function buildStore(dataDir: string): Promise<ApiFixture> {
-  const frames = [...generateFrames({ seed: 31, mix: 'plan' }, 20_000, START_US, STEP_US).map((f) => f.text), ...specialFrames()];
-  const { instance, connection } = await openDuckDB({ threads: 2 });
+/** Writes frames through the writer's code (batches of 2,500), then compacts the hours closed at `nowMs`. */
+export async function writeStore(connection: DuckDBConnection, dataDir: string, frames: readonly string[], nowMs: number): Promise<void> {
   const sink = await ParquetSink.create(connection, dataDir);
   for (let i = 0; i < frames.length; i += 2500) {
     const entries = frames.slice(i, i + 2500).map((payload, j) => ({ id: `${1_790_000_000_000 + i}-${j}`, payload }));
     await sink.writeBatch(entries[0]!.id, buildBatchRows(entries).groups);
   }
-  // The first hours compacted, the rest left as batch files: queries must read both.
-  for (const work of await findCompactionWork(dataDir, WINDOW_START + 6 * 3_600_000, 0)) await compactPartition(connection, work);
+  for (const work of await findCompactionWork(dataDir, nowMs, 0)) await compactPartition(connection, work);
+}
+
+export async function buildStore(dataDir: string): Promise<ApiFixture> {
+  const frames = [...generateFrames({ seed: 31, mix: 'plan' }, 20_000, START_US, STEP_US).map((f) => f.text), ...specialFrames()];
+  const { instance, connection } = await openDuckDB({ threads: 2 });
+  // The first hours compacted (with their term index), the rest left as batch files: queries must read both.
+  await writeStore(connection, dataDir, frames, WINDOW_START + 6 * 3_600_000);
   const { posts, deleted, handles } = facts(frames);
   return {
     dataDir,
@@ -186,18 +213,61 @@ export async function buildStore(dataDir: string): Promise<ApiFixture> {
   };
 }
 
-export type TestApi = Api;
+/**
+ * An in-process API. Authentication is on, as in production: the API keys live in
+ * the shared test Redis under a prefix of the API's own, and a key with every scope
+ * is created for the test; `app.inject` sends it unless a request sets its own
+ * Authorization header of its own, and `authorization` is there for real
+ * HTTP clients. `API_AUTH: 'off'` in `env` gives an API without keys (and without
+ * Redis unless `redisUrl` is given). Rate limits are raised out of the way unless set.
+ */
+export interface TestApi extends Api {
+  /** `Bearer <key>`, or undefined without authentication. */
+  authorization: string | undefined;
+  key: string | undefined;
+  prefix: string;
+}
+
 
 export async function startTestApi(dataDir: string, env: Record<string, string> = {}, redisUrl?: string): Promise<TestApi> {
-  const config = loadApiConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', SEARCH_MAX_WINDOW_DAYS: '31', CACHE_TTL_SECONDS: '0', REDIS_PREFIX: `test-api-${process.pid}`, ...env });
-  const redis = redisUrl ? createRedis(redisUrl, 'api-test') : undefined;
+  const prefix = env.REDIS_PREFIX ?? `test-api-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const auditDir = await mkdtemp(join(tmpdir(), 'bpe-api-audit-'));
+  const config = loadApiConfig({
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    SEARCH_MAX_WINDOW_DAYS: '31',
+    CACHE_TTL_SECONDS: '0',
+    RATE_LIMIT_IP_MAX: '1000000',
+    RATE_LIMIT_KEY_MAX: '1000000',
+    RATE_LIMIT_EXPORT_MAX: '1000000',
+    AUDIT_DIR: auditDir,
+    ...env,
+    REDIS_PREFIX: prefix,
+  });
+  const auth = config.API_AUTH === 'required';
+  const url = redisUrl ?? (auth ? (process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined);
+  const redis = url ? createRedis(url, 'api-test') : undefined;
   if (redis) await redis.connect();
   const api = await createApi(config, createLogger('api', config.LOG_LEVEL), redis);
+  const key = auth && redis ? (await new ApiKeyStore(redis, prefix).create('test', [...SCOPES])).key : undefined;
+  const authorization = key ? `Bearer ${key}` : undefined;
+  const inject = api.app.inject.bind(api.app);
+  // Test-only: requests carry the test key unless they say otherwise.
+  (api.app as { inject: unknown }).inject = (options: InjectOptions) =>
+    inject({ ...options, headers: { ...(authorization ? { authorization } : {}), ...(options.headers ?? {}) } });
   return {
     ...api,
+    authorization,
+    key,
+    prefix,
     close: async () => {
       await api.close();
-      redis?.disconnect();
+      if (redis) {
+        const keys = await redis.keys(`${prefix}:*`);
+        if (keys.length > 0) await redis.del(...keys);
+        redis.disconnect();
+      }
+      await rm(auditDir, { recursive: true, force: true });
     },
   };
 }

@@ -20,6 +20,10 @@ export interface LocalSecret {
  */
 export const REQUIRED_SECRETS = [
   'redis.acl',
+  // The pipeline services' Redis passwords (npm run redis:acl writes them with redis.acl).
+  'redis-ingester.password',
+  'redis-writer.password',
+  'redis-api.password',
   'grafana_admin_password',
   'ingester.env',
   'writer.env',

@@ -74,6 +74,7 @@ export const exportRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
                   .map((post) => (format === 'csv' ? csvLine(EXPORT_COLUMNS.map((c) => post[c])) : `${JSON.stringify(Object.fromEntries(EXPORT_COLUMNS.map((c) => [c, post[c]])))}\n`))
                   .join('');
                 rows += batch.length;
+                request.exportRows = rows; // for the audit trail (plugins/export-audit.ts)
                 ctx.stats.rowsReturned.export = (ctx.stats.rowsReturned.export ?? 0) + batch.length;
                 ctx.stats.exportBytes[format] += Buffer.byteLength(text);
                 if (!out.write(text)) await once(out, 'drain', { signal });
