@@ -37,8 +37,12 @@ describe('npm start: the local stack', { timeout: 180_000 }, () => {
     // The API serves what the writer wrote.
     const apiUrl = /API\s+(http:\/\/\S+)\/docs/.exec(stack.lines.find((l) => l.includes('[stack] API')) ?? '')?.[1];
     expect(apiUrl).toBeDefined();
+    // npm start makes a local demo key and says so.
+    const key = /LOCAL DEMO API KEY: (\S+)/.exec(stack.lines.find((l) => l.includes('LOCAL DEMO API KEY')) ?? '')?.[1];
+    expect(key).toMatch(/^bpe_/);
+    expect((await fetch(`${apiUrl}/v1/search?limit=1`)).status).toBe(401);
     await waitUntil(async () => {
-      const response = await fetch(`${apiUrl}/v1/search?limit=1`);
+      const response = await fetch(`${apiUrl}/v1/search?limit=1`, { headers: { authorization: `Bearer ${key}` } });
       const body = (await response.json()) as { results: unknown[] };
       return response.status === 200 && body.results.length === 1;
     }, 'the API to find a post');

@@ -5,16 +5,20 @@
 // Ctrl-C stops them in dependency order, so nothing buffered is lost: the ingester
 // stores what it received, the writer finishes its batch, Redis flushes its AOF.
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { redisKeys } from '../shared/redis-keys.ts';
+import { ApiKeyStore, SCOPES } from '../api/auth/keys.ts';
+import { AuditLog } from '../shared/audit.ts';
 import { ServiceProcess } from './service-process.ts';
 import { startRedisServer, waitForPort, type RedisServer } from './redis-server.ts';
+import { startStackMonitoring, type Monitoring } from './monitoring.ts';
 
-const USAGE = `usage: npm start [-- --live] [--rate EVENTS_PER_SEC] [--seed N] [--data-dir DIR]
+const USAGE = `usage: npm start [-- --live] [--rate EVENTS_PER_SEC] [--seed N] [--data-dir DIR] [--no-monitoring]
   --live        read the public Jetstream (JETSTREAM_URL, default Bluesky's) instead of replayed demo data
+  --no-monitoring  do not run Prometheus and Alertmanager (services/stack/monitoring.ts)
   --rate N      demo data rate in events/s (default 100, about the planned daily average)
   --seed N      demo data seed (default: a new one each run, so runs never repeat events)
   --data-dir D  where Redis's AOF and the Parquet store live (default ./.data)`;
@@ -25,6 +29,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '100' },
     seed: { type: 'string', default: String(Date.now() % 2_147_483_647) },
     'data-dir': { type: 'string', default: './.data' },
+    'no-monitoring': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -47,6 +52,7 @@ const say = (text: string) => console.log(`[stack] ${text}`);
 
 const children: ServiceProcess[] = [];
 let ownRedis: RedisServer | undefined;
+let monitoring: Monitoring | undefined;
 let shuttingDown = false;
 
 const LEVELS: Record<string, string> = { '10': 'trace', '20': 'debug', '30': 'info', '40': 'warn', '50': 'error', '60': 'fatal' };
@@ -95,6 +101,8 @@ async function shutdown(exitCode = 0): Promise<void> {
   if (shuttingDown) return;
   shuttingDown = true;
   clearInterval(statusTimer);
+  // Monitoring first: stopping the services must not page anyone.
+  await monitoring?.stop();
   say('stopping: ingester first (stores what it received), then writer (finishes its batch), then the rest');
   for (const name of ['api', 'ingester', 'writer', 'replay']) {
     const child = children.find((c) => c.options.name === name);
@@ -109,6 +117,34 @@ async function shutdown(exitCode = 0): Promise<void> {
 }
 
 let statusTimer: NodeJS.Timeout | undefined;
+
+/**
+ * The API needs a key (API_AUTH=required, as in production). The local stack makes
+ * one for this machine, kept in <data-dir>/demo-api-key (mode 0600) and reused while
+ * it is valid in this Redis: a local key, never one to deploy or share.
+ */
+async function demoApiKey(redisUrl: string): Promise<string> {
+  const file = resolve(dataRoot, 'demo-api-key');
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
+  await redis.connect();
+  try {
+    const store = new ApiKeyStore(redis, prefix);
+    const saved = await readFile(file, 'utf8').then((text) => text.trim(), () => undefined);
+    if (saved && (await store.verify(saved)).ok) return saved;
+    const { key, record } = await store.create('npm start local demo', [...SCOPES]);
+    await new AuditLog(redis, prefix).append({
+      action: 'key_created',
+      actor: { type: 'operator', name: 'npm start' },
+      source: 'stack',
+      details: { key_id: record.id, key_name: record.name, scopes: record.scopes },
+    });
+    await writeFile(file, `${key}\n`, { mode: 0o600 });
+    return key;
+  } finally {
+    redis.disconnect();
+  }
+}
 
 async function main(): Promise<void> {
   await mkdir(parquetDir, { recursive: true });
@@ -150,7 +186,8 @@ async function main(): Promise<void> {
     JETSTREAM_INITIAL_CURSOR: values.live ? undefined : '0',
   });
   const writer = startService('writer', 'services/writer/main.ts', { ...common, DATA_DIR: parquetDir });
-  const api = startService('api', 'services/api/main.ts', { ...common, DATA_DIR: parquetDir });
+  const apiKey = await demoApiKey(redisUrl);
+  const api = startService('api', 'services/api/main.ts', { ...common, DATA_DIR: parquetDir, AUDIT_DIR: resolve(dataRoot, 'audit') });
   const [ingesterUp, writerUp, apiUp] = await Promise.all([
     ingester.waitForLog('ingester started'),
     writer.waitForLog('writer started'),
@@ -165,11 +202,18 @@ async function main(): Promise<void> {
   say(`data lands in ${parquetDir}/<table>/date=YYYY-MM-DD/hour=HH/*.parquet`);
   say('  (a batch file every 30 s or 20,000 events; closed hours are compacted)');
   say(`API       ${apiUrl}/docs  (interactive docs; OpenAPI at ${apiUrl}/openapi.json)`);
-  say(`  curl '${apiUrl}/v1/search?text=coffee&limit=5'`);
-  say(`  curl '${apiUrl}/v1/stats/timeseries?interval=hour'`);
+  say(`LOCAL DEMO API KEY: ${apiKey}`);
+  say(`  (made by npm start for this local stack only, scopes ${SCOPES.join(',')}; kept in ${resolve(dataRoot, 'demo-api-key')}.`);
+  say('   Never deploy or share it; production keys come from `npm run keys -- create`.)');
+  say(`  curl -H 'Authorization: Bearer ${apiKey}' '${apiUrl}/v1/search?text=coffee&limit=5'`);
+  say(`  curl -H 'Authorization: Bearer ${apiKey}' '${apiUrl}/v1/stats/timeseries?interval=hour'`);
   say('or query the Parquet store with SQL (one view per table: posts, likes, reposts, follows, ...):');
   say(`  npm run query -- "SELECT count(*) FROM posts"`);
   say(`  npm run query -- "SELECT created_at, text FROM posts ORDER BY time_us DESC LIMIT 5"`);
+  if (!values['no-monitoring']) {
+    const port = (line: Record<string, unknown>) => Number(line.metricsPort);
+    monitoring = await startStackMonitoring(dataRoot, { ingester: port(ingesterUp), writer: port(writerUp), api: port(apiUp) }, say);
+  }
   say('Ctrl-C stops everything without losing buffered events.');
   say('---------------------------------------------------------------------');
 

@@ -1,0 +1,58 @@
+// promtool unit tests of alerts/dist/api.yml: the SLO recording rules through the
+// burn-rate alerts they feed.
+
+import { metric } from '../lib.ts';
+import { AlertTests, s, type UnitTests } from './dsl.ts';
+
+export function apiTests(t = new AlertTests()): UnitTests {
+  const env = t.externalLabels;
+  const target = { job: t.config.jobs.api, instance: 'api:9466', ...env };
+  const count = `${metric('httpServerDuration')}_count`;
+  const bucket = `${metric('httpServerDuration')}_bucket`;
+  const route = (r: string, code: string) => ({ ...target, http_route: r, http_request_method: 'GET', http_response_status_code: code });
+  const le = String(t.config.slo.latencyThresholdSeconds);
+  const job = { job: target.job, [t.config.environment.label]: env[t.config.environment.label]! };
+  const burn = (long: string, short: string, value: string) => ({ match: { long, short }, labels: job, value });
+  return {
+    component: 'api',
+    groups: [
+      t.group('api down: fires after `for`', '1m', [{ series: s('up', target), values: '1 1 0x15' }], [
+        t.quiet('ApiDown', '1m'),
+        t.boundary('ApiDown', '2m', '1m', { labels: target, value: '0' }),
+      ]),
+      t.group('api down: quiet while it answers', '1m', [{ series: s('up', target), values: '1x15' }], [t.quiet('ApiDown', '15m')]),
+      // 10 requests/s, 1 of them a 500: 9.1% errors, far over every burn rate of a 99.9% SLO.
+      t.group('error budget: each window pair fires after its own `for`', '1m', [
+        { series: s(count, route('/v1/search', '200')), values: '0+600x200' },
+        { series: s(count, route('/v1/search', '500')), values: '0+60x200' },
+      ], [
+        t.quiet('ApiErrorBudgetBurn', '2m'),
+        t.fires('ApiErrorBudgetBurn', '3m', burn('1h', '5m', '9.091%')),
+        t.fires('ApiErrorBudgetBurn', '15m', burn('1h', '5m', '9.091%')),
+        t.fires('ApiErrorBudgetBurn', '16m', burn('1h', '5m', '9.091%'), burn('6h', '30m', '9.091%')),
+        t.fires('ApiErrorBudgetBurn', '61m', burn('1h', '5m', '9.091%'), burn('6h', '30m', '9.091%'), { ...burn('1d', '2h', '9.091%'), severity: 'warning' }),
+        t.fires('ApiErrorBudgetBurn', '181m', burn('1h', '5m', '9.091%'), burn('6h', '30m', '9.091%'), { ...burn('1d', '2h', '9.091%'), severity: 'warning' }, { ...burn('3d', '6h', '9.091%'), severity: 'warning' }),
+      ]),
+      t.group('error budget: quiet within budget, and 5xx of the health probes do not count', '1m', [
+        { series: s(count, route('/v1/search', '200')), values: '0+6000x200' },
+        { series: s(count, route('/v1/search', '503')), values: '0+3x200' },
+        { series: s(count, route('/readyz', '503')), values: '0+600x200' },
+      ], [t.quiet('ApiErrorBudgetBurn', '200m')]),
+      // 1 request in 6 slower than the threshold: 16.7% > 14.4 x 1%.
+      t.group('latency budget: fast and slow burns fire after their `for`', '1m', [
+        { series: s(count, route('/v1/search', '200')), values: '0+600x40' },
+        { series: s(bucket, { ...route('/v1/search', '200'), le }), values: '0+500x40' },
+      ], [
+        t.quiet('ApiLatencyBudgetBurn', '2m'),
+        t.fires('ApiLatencyBudgetBurn', '3m', burn('1h', '5m', '16.67%')),
+        t.fires('ApiLatencyBudgetBurn', '16m', burn('1h', '5m', '16.67%'), burn('6h', '30m', '16.67%')),
+      ]),
+      t.group('latency budget: quiet when fast enough, and slow exports do not count', '1m', [
+        { series: s(count, route('/v1/search', '200')), values: '0+6000x40' },
+        { series: s(bucket, { ...route('/v1/search', '200'), le }), values: '0+5999x40' },
+        { series: s(count, route('/v1/export', '200')), values: '0+60x40' },
+        { series: s(bucket, { ...route('/v1/export', '200'), le }), values: '0x40' },
+      ], [t.quiet('ApiLatencyBudgetBurn', '40m')]),
+    ],
+  };
+}
