@@ -241,7 +241,7 @@ export const mixinConfig: MixinConfig = {
     groupInterval: '5m',
     repeatInterval: '4h',
     // Placeholders for the operator's addresses; the secrets are files Alertmanager reads
-    // (mounted under /etc/alertmanager/secrets/), never values in this repository.
+    // (copied by secrets-init under /run/bpe-secrets/alertmanager/, deploy/compose.yaml), never values in this repository.
     receivers: {
       pager: {
         kind: 'email',
@@ -249,9 +249,9 @@ export const mixinConfig: MixinConfig = {
         from: 'alertmanager@example.org',
         smarthost: 'smtp.example.org:587',
         authUsername: 'alertmanager@example.org',
-        authPasswordFile: '/etc/alertmanager/secrets/smtp_password',
+        authPasswordFile: '/run/bpe-secrets/alertmanager/smtp_password',
       },
-      chat: { kind: 'slack', channel: '#bpe-alerts', apiUrlFile: '/etc/alertmanager/secrets/slack_webhook_url' },
+      chat: { kind: 'slack', channel: '#bpe-alerts', apiUrlFile: '/run/bpe-secrets/alertmanager/slack_webhook_url' },
     },
   },
   grafana: {

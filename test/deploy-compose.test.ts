@@ -127,6 +127,35 @@ describe('deploy/compose.yaml and the files it mounts', () => {
     expect(config.services['secrets-init']!.command!.join(' ')).toContain('/secrets/redis.acl /run/bpe-secrets/redis/users.acl');
   });
 
+  it('secrets-init, run for real (as root, as in its container): owners and modes per reader, optional notification secrets, blackbox targets for BPE_DOMAIN', async () => {
+    // The script as Compose hands it to sh (`config` prints $$ still escaped), with its container paths moved under a temp root.
+    const root = join(dir, 'init-root');
+    const script = config.services['secrets-init']!.command![2]!.replaceAll('$$', () => '$').replaceAll(/(?<![\w.-])\/(secrets|run\/bpe-secrets|audit|file_sd)(?=[/\s"']|$)/gm, `${root}/$1`);
+    await mkdir(join(root, 'secrets'), { recursive: true });
+    await mkdir(join(root, 'audit'));
+    await mkdir(join(root, 'file_sd'));
+    for (const name of [...REQUIRED_SECRETS, 'slack_webhook_url']) await writeFile(join(root, 'secrets', name), `${name}-value`);
+    await run('sh', ['-euc', script], { env: { ...process.env, BPE_DOMAIN: 'bpe.example.org' } });
+    const owner = async (path: string) => {
+      const { stdout } = await run('stat', ['-c', '%u %a', join(root, path)]);
+      return stdout.trim();
+    };
+    expect(await owner('run/bpe-secrets/redis/users.acl')).toBe('999 400');
+    expect(await owner('run/bpe-secrets/api/redis_password')).toBe('10003 400');
+    expect(await owner('run/bpe-secrets/alertmanager/slack_webhook_url')).toBe('65534 400');
+    expect(await owner('audit')).toBe('10003 700');
+    await expect(readFile(join(root, 'run/bpe-secrets/alertmanager/smtp_password'))).rejects.toThrow(/ENOENT/); // not given: skipped
+    const targets = (await import('yaml')).parse(await readFile(join(root, 'file_sd/blackbox-public.yml'), 'utf8')) as unknown;
+    expect(targets).toEqual([{ targets: ['https://bpe.example.org/healthz', 'https://grafana.bpe.example.org/api/health'], labels: { probe: 'public' } }]);
+    // Where Prometheus and Alertmanager look for them.
+    const prometheusYml = await readFile(join(REPO_ROOT, 'deploy/config/prometheus/prometheus.yml'), 'utf8');
+    expect(prometheusYml).toContain('/etc/prometheus/file_sd/blackbox-*.yml');
+    expect(config.services.prometheus!.volumes).toContain('prometheus-file-sd:/etc/prometheus/file_sd:ro');
+    const alertmanagerYml = await readFile(join(REPO_ROOT, 'deploy/config/alertmanager/alertmanager.yml'), 'utf8');
+    expect(alertmanagerYml).toContain('/run/bpe-secrets/alertmanager/slack_webhook_url');
+    expect(config.services.alertmanager!.volumes).toContain('runtime-secrets:/run/bpe-secrets:ro');
+  });
+
   it('keeps the data networks internal and state in named volumes', () => {
     expect(config.networks.backend).toMatchObject({ internal: true });
     expect(config.networks.monitoring).toMatchObject({ internal: true });
@@ -135,7 +164,7 @@ describe('deploy/compose.yaml and the files it mounts', () => {
       .map(([name]) => name)
       .sort();
     expect(egress).toEqual(['alertmanager', 'blackbox-exporter', 'caddy', 'ingester']);
-    expect(Object.keys(config.volumes).sort()).toEqual(['alertmanager', 'caddy-config', 'caddy-data', 'grafana', 'loki', 'parquet', 'prometheus', 'redis', 'runtime-secrets']);
+    expect(Object.keys(config.volumes).sort()).toEqual(['alertmanager', 'caddy-config', 'caddy-data', 'grafana', 'loki', 'parquet', 'prometheus', 'prometheus-file-sd', 'redis', 'runtime-secrets']);
     const mounts = (name: string) => (config.services[name]!.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}`));
     expect(mounts('writer').join(' ')).toContain('parquet:/data/parquet');
     expect(mounts('redis').join(' ')).toContain('redis:/data');
