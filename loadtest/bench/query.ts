@@ -140,11 +140,11 @@ async function main(): Promise<void> {
   }
   everything.sort((a, b) => a - b);
   await api.close();
+  const storage = await postsBytes(dataDir); // before the store is removed
   if (!values['data-dir'] && !values.keep) await rm(root, { recursive: true, force: true });
   else log('kept the store', { dataDir });
 
   const baselineMs = baseline.sort((a, b) => a - b)[1]!;
-  const storage = await postsBytes(dataDir);
   const overall = { p50_ms: Math.round(percentile(everything, 50)), p95_ms: Math.round(percentile(everything, 95)) };
   console.log(
     JSON.stringify({
