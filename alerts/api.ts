@@ -5,7 +5,7 @@
 // KubeAPIErrorBudgetBurn): a fast burn pages, a slow one opens a ticket.
 
 import type { MixinConfig, Severity } from '../telemetry/mixin-config.ts';
-import { metric, promql, series, type AlertRule, type Component, type RecordingRule } from './lib.ts';
+import { metric, promql, series, serviceDownAlert, type AlertRule, type Component, type RecordingRule } from './lib.ts';
 
 const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&');
 
@@ -127,21 +127,7 @@ export function apiAlerts(config: MixinConfig): Component {
       {
         name: 'bpe-api',
         rules: [
-          {
-            alert: `${p}ApiDown`,
-            expr: promql`
-              ${series('up', sel)} == 0
-              or
-              absent(${series('up', sel)})`,
-            for: config.serviceDownFor,
-            labels: { severity: 'critical', service },
-            annotations: {
-              summary: 'The API is down: researchers cannot search or export.',
-              description:
-                'Prometheus cannot scrape the API {{ $labels.instance }} (job {{ $labels.job }}) for ' +
-                `${config.serviceDownFor}.`,
-            },
-          },
+          serviceDownAlert(config, 'api', { name: 'ApiDown', label: 'API', summary: 'The API is down: researchers cannot search or export.' }),
           ...BURN_RATES.map(burn),
           ...LATENCY_BURN_RATES.map(latencyBurn),
         ],

@@ -3,7 +3,7 @@
 // inhibits the symptoms while a cause fires (alerts/alertmanager.ts).
 
 import type { MixinConfig } from '../telemetry/mixin-config.ts';
-import { duration, metric, promql, series, type Component } from './lib.ts';
+import { duration, metric, promql, series, serviceDownAlert, type Component } from './lib.ts';
 
 export function ingesterAlerts(config: MixinConfig): Component {
   const p = config.alertPrefix;
@@ -17,22 +17,7 @@ export function ingesterAlerts(config: MixinConfig): Component {
       {
         name: 'bpe-ingester',
         rules: [
-          {
-            alert: `${p}IngesterDown`,
-            expr: promql`
-              ${series('up', sel)} == 0
-              or
-              absent(${series('up', sel)})`,
-            for: config.serviceDownFor,
-            labels: { severity: 'critical', service },
-            annotations: {
-              summary: 'The ingester is down: nothing is read from Jetstream.',
-              description:
-                'Prometheus cannot scrape the ingester {{ $labels.instance }} (job {{ $labels.job }}) for ' +
-                `${config.serviceDownFor}. No event reaches the Redis stream until it is back; Jetstream replays ` +
-                'the last 24 hours, so nothing is lost if it returns within that time.',
-            },
-          },
+          serviceDownAlert(config, 'ingester', { name: 'IngesterDown', label: 'ingester', summary: 'The ingester is down: nothing is read from Jetstream.', consequence: 'No event reaches the Redis stream until it is back; Jetstream replays the last 24 hours, so nothing is lost if it returns within that time.' }),
           {
             alert: `${p}JetstreamDisconnected`,
             expr: promql`

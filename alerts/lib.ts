@@ -49,6 +49,30 @@ export function series(name: string, ...matchers: string[]): string {
   return inner ? `${name}{${inner}}` : name;
 }
 
+/**
+ * The alert for a pipeline service Prometheus cannot scrape (or has never seen):
+ * critical, after `serviceDownFor`. `consequence` completes the description: what
+ * stops while it is down, and what that costs.
+ */
+export function serviceDownAlert(config: MixinConfig, service: 'ingester' | 'writer' | 'api', what: { name: string; label: string; summary: string; consequence?: string }): AlertRule {
+  const sel = config.selectors[service];
+  return {
+    alert: `${config.alertPrefix}${what.name}`,
+    expr: promql`
+      ${series('up', sel)} == 0
+      or
+      absent(${series('up', sel)})`,
+    for: config.serviceDownFor,
+    labels: { severity: 'critical', service },
+    annotations: {
+      summary: what.summary,
+      description:
+        `Prometheus cannot scrape the ${what.label} {{ $labels.instance }} (job {{ $labels.job }}) for ${config.serviceDownFor}.` +
+        (what.consequence ? ` ${what.consequence}` : ''),
+    },
+  };
+}
+
 /** Seconds as a PromQL duration literal ("3600" -> "1h"). */
 export function duration(seconds: number): string {
   for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
@@ -85,6 +109,19 @@ export function runbookFile(config: MixinConfig, alertname: string): string {
   return `${bare.replace(/([a-z0-9])([A-Z])/g, '$1-$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2').toLowerCase()}.md`;
 }
 
+/** The page a runbook is served as (`npm run runbooks:build`): x.md -> x.html; the index, README.md -> index.html. */
+export function runbookPage(file: string): string {
+  return file === 'README.md' ? 'index.html' : file.replace(/\.md$/, '.html');
+}
+
+/**
+ * Where an alert's runbook is served: Caddy serves the rendered runbooks on Grafana's host,
+ * behind Grafana's login (its session cookie is that host's only), at `urls.runbookPath`.
+ */
+export function runbookUrl(config: MixinConfig, alertname: string): string {
+  return `${grafanaOriginTemplate(config)}${config.urls.runbookPath}${runbookPage(runbookFile(config, alertname))}`;
+}
+
 export function dashboardPath(ref: DashboardRef): string {
   return `/d/${ref.uid}`;
 }
@@ -93,7 +130,7 @@ export function dashboardPath(ref: DashboardRef): string {
 export function addRunbookLinks(groups: RuleGroup[], config: MixinConfig): RuleGroup[] {
   return mapAlerts(groups, (rule) => ({
     ...rule,
-    annotations: { ...rule.annotations, runbook_url: `${publicOriginTemplate(config)}${config.urls.runbookPath}${runbookFile(config, rule.alert)}` },
+    annotations: { ...rule.annotations, runbook_url: runbookUrl(config, rule.alert) },
   }));
 }
 

@@ -2,7 +2,7 @@
 // see; the writer being down or failing batches are its causes.
 
 import type { MixinConfig } from '../telemetry/mixin-config.ts';
-import { duration, metric, promql, series, type Component } from './lib.ts';
+import { duration, metric, promql, series, serviceDownAlert, type Component } from './lib.ts';
 
 export function writerAlerts(config: MixinConfig): Component {
   const p = config.alertPrefix;
@@ -16,21 +16,7 @@ export function writerAlerts(config: MixinConfig): Component {
       {
         name: 'bpe-writer',
         rules: [
-          {
-            alert: `${p}WriterDown`,
-            expr: promql`
-              ${series('up', sel)} == 0
-              or
-              absent(${series('up', sel)})`,
-            for: config.serviceDownFor,
-            labels: { severity: 'critical', service },
-            annotations: {
-              summary: 'The writer is down: nothing is written to Parquet.',
-              description:
-                'Prometheus cannot scrape the writer {{ $labels.instance }} (job {{ $labels.job }}) for ' +
-                `${config.serviceDownFor}. Events wait in the Redis stream; the ingester pauses at BACKLOG_HIGH_WATER.`,
-            },
-          },
+          serviceDownAlert(config, 'writer', { name: 'WriterDown', label: 'writer', summary: 'The writer is down: nothing is written to Parquet.', consequence: 'Events wait in the Redis stream; the ingester pauses at BACKLOG_HIGH_WATER.' }),
           {
             alert: `${p}WriterBatchesFailing`,
             expr: promql`
