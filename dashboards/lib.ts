@@ -19,7 +19,7 @@ import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
-import { runbookFile } from '../alerts/lib.ts';
+import { runbookFile, runbookPage } from '../alerts/lib.ts';
 import type { DashboardRef, MixinConfig } from '../telemetry/mixin-config.ts';
 
 export type { MixinConfig };
@@ -158,9 +158,9 @@ export function upDownMappings(up = 'up', down = 'down'): dashboard.ValueMapping
 
 // ---- links and URLs ------------------------------------------------------------------------
 
-/** Runbook link of an alert, host-relative by default (Caddy serves /runbooks/). */
+/** Runbook link of an alert, host-relative by default (Caddy serves /runbooks/ on Grafana's host). */
 export function runbookUrl(config: MixinConfig, alertname: string): string {
-  return `${config.urls.publicOrigin}${config.urls.runbookPath}${runbookFile(config, alertname)}`;
+  return `${config.urls.grafanaOrigin}${config.urls.runbookPath}${runbookPage(runbookFile(config, alertname))}`;
 }
 
 // ---- variables -----------------------------------------------------------------------------
@@ -233,7 +233,7 @@ export function buildDashboard(config: MixinConfig, spec: DashboardSpec): dashbo
     .link(
       new dashboard.DashboardLinkBuilder('Runbooks')
         .type(dashboard.DashboardLinkType.Link)
-        .url(`${config.urls.publicOrigin}${config.urls.runbookPath}`)
+        .url(`${config.urls.grafanaOrigin}${config.urls.runbookPath}`)
         .icon('doc')
         .tooltip('What on-call does when an alert fires')
         .targetBlank(true),

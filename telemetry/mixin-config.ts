@@ -128,9 +128,14 @@ export interface MixinConfig {
      * so the committed rules fit any domain; dashboards then use host-relative links.
      */
     publicOrigin: string;
-    /** Runbooks are served by Caddy under this path of the public origin. */
+    /**
+     * Runbooks are served by Caddy under this path of Grafana's origin, rendered to HTML
+     * (`npm run runbooks:build`) and behind Grafana's login: the session cookie belongs to
+     * Grafana's host only. runbook_url and the dashboards' runbook links point there; the
+     * same path on the public origin redirects to it (deploy/config/caddy/Caddyfile).
+     */
     runbookPath: string;
-    /** Grafana's origin. Empty: https://grafana.<domain>, derived like publicOrigin (GF_SERVER_ROOT_URL). */
+    /** Grafana's origin (and the runbooks'). Empty: https://grafana.<domain>, derived like publicOrigin (GF_SERVER_ROOT_URL). */
     grafanaOrigin: string;
   };
   alerting: {

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertmanagerConfig, inhibitions } from '../alerts/alertmanager.ts';
 import { allAlerts, alertNames, components } from '../alerts/index.ts';
-import { alertsOf, isAlert, runbookFile } from '../alerts/lib.ts';
+import { alertsOf, grafanaOriginTemplate, isAlert, runbookFile, runbookPage } from '../alerts/lib.ts';
 import { checkAlertmanagerConfig, checkPrometheusConfig, checkRules, testRules } from '../alerts/promtool.ts';
 import { knownMetric, promqlError, selectedMetrics } from '../alerts/promql.ts';
 import { ALERTMANAGER_CONFIG, PROMETHEUS_CONFIG, RULES_DIR, renderAlertFiles, yaml } from '../alerts/render.ts';
@@ -63,7 +63,8 @@ describe('alert rules (alerts/)', () => {
       expect(alert.labels.service).toBeTruthy();
       expect(alert.annotations.summary.length).toBeGreaterThan(10);
       expect(alert.annotations.description).toMatch(/\{\{ \$(labels\.\w+|value)/);
-      expect(alert.annotations.runbook_url).toMatch(new RegExp(`/runbooks/${runbookFile(mixinConfig, alert.alert).replace('.', '\\.')}$`));
+      // Served on Grafana's host (behind its login), rendered: runbooks/<name>.md -> /runbooks/<name>.html.
+      expect(alert.annotations.runbook_url).toBe(`${grafanaOriginTemplate(mixinConfig)}/runbooks/${runbookPage(runbookFile(mixinConfig, alert.alert))}`);
       expect(alert.annotations.dashboard_url).toMatch(/\/d\/bpe-[a-z]+\?var-env=\{\{ \$externalLabels\.env \}\}$/);
     }
   });
@@ -81,9 +82,9 @@ describe('alert rules (alerts/)', () => {
   });
 
   it('runbook links come from one function over every group: a configured origin changes all of them', () => {
-    const config = withConfig({ urls: { publicOrigin: 'https://bpe.example.org' } });
+    const config = withConfig({ urls: { grafanaOrigin: 'https://grafana.bpe.example.org' } });
     const alerts = components(config).flatMap((c) => alertsOf(c.groups));
-    for (const alert of alerts) expect(alert.annotations.runbook_url).toBe(`https://bpe.example.org/runbooks/${runbookFile(config, alert.alert)}`);
+    for (const alert of alerts) expect(alert.annotations.runbook_url).toBe(`https://grafana.bpe.example.org/runbooks/${runbookPage(runbookFile(config, alert.alert))}`);
   });
 
   it('every expression parses, and selects only metrics that exist (the catalog, our recording rules, the exporters)', () => {

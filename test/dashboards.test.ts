@@ -105,10 +105,17 @@ describe('dashboards (dashboards/)', () => {
   });
 
   it('runbook links of panels and dashboards point at runbooks that exist', () => {
+    let checked = 0;
     for (const d of built) {
-      const urls = [...(d.links ?? []).map((l) => l.url ?? ''), ...panels(d).flatMap((p) => (p.links ?? []).map((l) => l.url ?? ''))].filter((u) => u.includes('/runbooks/') && u.endsWith('.md'));
-      for (const url of urls) expect(existsSync(join(REPO_ROOT, 'runbooks', url.split('/').pop()!)), `${d.uid}: ${url}`).toBe(true);
+      const urls = [...(d.links ?? []).map((l) => l.url ?? ''), ...panels(d).flatMap((p) => (p.links ?? []).map((l) => l.url ?? ''))].filter((u) => u.includes('/runbooks/') && !u.endsWith('/'));
+      // The served page (runbooks/dist, rendered from runbooks/<name>.md), host-relative on Grafana's host.
+      for (const url of urls) {
+        checked++;
+        expect(url, `${d.uid}: ${url}`).toMatch(/^\/runbooks\/[a-z0-9-]+\.html$/);
+        expect(existsSync(join(REPO_ROOT, 'runbooks', url.split('/').pop()!.replace(/\.html$/, '.md'))), `${d.uid}: ${url}`).toBe(true);
+      }
     }
+    expect(checked).toBeGreaterThan(0);
   });
 
   it('the overview shows the daily target, freshness, lag, SLOs, storage growth and compression', () => {

@@ -213,15 +213,16 @@ describe('monitoring end to end: real Prometheus and Alertmanager', { timeout: 2
     expect(Date.now() - stoppedAt).toBeLessThan(60_000);
     expect(firing!.receiver).toBe('pager');
     expect(firing!.labels).toMatchObject({ severity: 'critical', service: 'ingester', env: ENVIRONMENT });
-    expect(firing!.annotations.runbook_url).toBe(`${monitoring.webhookUrl}/runbooks/ingester-down.md`);
+    expect(firing!.annotations.runbook_url).toBe(`${monitoring.webhookUrl}/grafana/runbooks/ingester-down.html`);
     expect(firing!.annotations.dashboard_url).toContain(`/d/bpe-ingester?var-env=${ENVIRONMENT}`);
 
     await startIngesterProcess();
     await waitUntil(async () => notified('BpeIngesterDown', 'resolved', since).length > 0, 'BpeIngesterDown resolved at the webhook', 60_000, 200);
-    // The link opens the runbook (served by the local receiver, as Caddy serves runbooks/ in production).
+    // The link opens the runbook (rendered and served by the local receiver, as Caddy serves runbooks/dist in production).
     const runbook = await fetch(firing!.annotations.runbook_url!);
     expect(runbook.status).toBe(200);
-    expect(await runbook.text()).toContain('## Mitigation');
+    expect(runbook.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await runbook.text()).toContain('<h2 id="mitigation">Mitigation</h2>');
   });
 
   it('stopping the writer fires WriterDown and DataStale (inhibited by its cause); restarting resolves them', async () => {

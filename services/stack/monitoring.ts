@@ -2,9 +2,10 @@
 // `prometheus`) scraping the services with the generated rules, Alertmanager
 // (`prometheus-alertmanager`) with the generated configuration, and a local
 // webhook receiver standing in for the pager and the chat: it records and logs
-// every notification. The same HTTP server serves runbooks/ (so the runbook link
-// of a local notification opens), and answers dashboard links with where the
-// dashboard's JSON is (there is no Grafana here).
+// every notification. The same HTTP server serves the runbooks rendered as in
+// production, under /grafana/runbooks/ (so the runbook link of a local notification
+// opens), and answers dashboard links with where the dashboard's JSON is (there is
+// no Grafana here).
 //
 // The rules and configurations come from the same functions as the committed
 // production files (alerts/), with local URLs and receivers, and whatever
@@ -12,15 +13,15 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { alertmanagerConfig } from '../../alerts/alertmanager.ts';
 import { renderRuleFiles } from '../../alerts/index.ts';
 import { prometheusConfig } from '../../alerts/prometheus-config.ts';
 import { yaml } from '../../alerts/render.ts';
+import { renderRunbookSite, SITE_DIR } from '../../runbooks/site.ts';
 import { withConfig, type MixinConfig } from '../../telemetry/mixin-config.ts';
 import { freePort, waitForPort } from './redis-server.ts';
-import { REPO_ROOT } from './service-process.ts';
 
 /** What Alertmanager's webhook receiver posts (version 4). */
 export interface WebhookNotification {
@@ -108,7 +109,7 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** The webhook receiver: records notifications, serves runbooks/*.md, explains dashboard links. */
+/** The webhook receiver: records notifications, serves the rendered runbooks, explains dashboard links. */
 async function startWebhook(port: number, onNotification: (n: WebhookNotification) => void): Promise<Server> {
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
@@ -125,12 +126,14 @@ async function startWebhook(port: number, onNotification: (n: WebhookNotificatio
       });
       return;
     }
-    if (url.pathname.startsWith('/runbooks/')) {
-      const file = basename(url.pathname) || 'README.md';
-      readFile(join(REPO_ROOT, 'runbooks', file.endsWith('.md') ? file : 'README.md'), 'utf8').then(
-        (text) => response.writeHead(200, { 'Content-Type': 'text/markdown; charset=utf-8' }).end(text),
-        () => response.writeHead(404).end(`no runbook ${file}\n`),
-      );
+    // The runbooks as Caddy serves them on Grafana's host (runbooks/site.ts), rendered from
+    // the Markdown at each request, so an edited runbook shows at once.
+    const runbook = /^(?:\/grafana)?\/runbooks\/(.*)$/.exec(url.pathname);
+    if (runbook) {
+      const page = basename(runbook[1]!) || 'index.html';
+      const content = renderRunbookSite().get(`${SITE_DIR}/${page}`);
+      if (content === undefined) response.writeHead(404).end(`no runbook page ${page}\n`);
+      else response.writeHead(200, { 'Content-Type': page.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/html; charset=utf-8' }).end(content);
       return;
     }
     const dashboard = /^\/grafana\/d\/([\w-]+)/.exec(url.pathname);
@@ -290,7 +293,7 @@ export async function startStackMonitoring(
     };
     say(`prometheus    ${monitoring.prometheusUrl}  (targets: /targets, rules: /rules, alerts: /alerts)`);
     say(`alertmanager  ${monitoring.alertmanagerUrl}  (notifications go to the local webhook ${monitoring.webhookUrl} and are echoed here as [stack] alert ...)`);
-    say(`runbooks      ${monitoring.webhookUrl}/runbooks/  (the runbook_url of local alerts)`);
+    say(`runbooks      ${monitoring.config.urls.grafanaOrigin}${monitoring.config.urls.runbookPath}  (rendered as Caddy serves them; the runbook_url of local alerts)`);
     return monitoring;
   } catch (error) {
     say(`monitoring NOT started (the pipeline runs without it): ${(error as Error).message.split('\n')[0]}`);
