@@ -116,10 +116,13 @@ describe('TLS through Caddy (the production Caddyfile, internal CA on loopback)'
     await expect(https('localhost', '/')).rejects.toThrow();
   });
 
-  it('answers the deploy gate on /_ready/api from a local address, and keeps /runbooks/ reserved', async () => {
+  it('answers the deploy gate on /_ready/api from a local address, and sends /runbooks/ to Grafana\'s host', async () => {
     const ready = await https(DOMAIN, '/_ready/api');
     expect(ready.status).toBe(200);
     expect(JSON.parse(ready.body)).toMatchObject({ status: 'ready' });
-    expect((await https(DOMAIN, '/runbooks/security.md')).status).toBe(404);
+    // Served there behind Grafana's login: test/runbooks-site.test.ts.
+    const runbook = await https(DOMAIN, '/runbooks/security.html');
+    expect(runbook.status).toBe(308);
+    expect(runbook.headers.location).toBe(`https://grafana.${DOMAIN}/runbooks/security.html`);
   });
 });

@@ -13,9 +13,11 @@ const run = promisify(execFile);
 
 /**
  * What a release holds: the compose file and configs (deploy/), the generated
- * dashboards and alert rules, and the image build context (sources and lockfile).
+ * dashboards and alert rules, the runbooks (runbooks/dist, rendered, which Caddy
+ * serves; the Markdown beside it, readable on the host when Grafana is down), and
+ * the image build context (sources and lockfile).
  */
-export const RELEASE_PATHS = ['deploy', 'dashboards/dist', 'alerts/dist', 'services', 'package.json', 'package-lock.json', 'tsconfig.json'] as const;
+export const RELEASE_PATHS = ['deploy', 'dashboards/dist', 'alerts/dist', 'runbooks', 'services', 'package.json', 'package-lock.json', 'tsconfig.json'] as const;
 
 async function git(repo: string, args: readonly string[]): Promise<string> {
   const { stdout } = await run('git', ['-C', repo, ...args], { maxBuffer: 16 * 1024 * 1024 });

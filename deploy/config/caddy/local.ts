@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { freePort, waitForPort } from '../../../services/stack/redis-server.ts';
 
 export const CADDYFILE = fileURLToPath(new URL('./Caddyfile', import.meta.url));
+/** runbooks/dist (`npm run runbooks:build`), which compose mounts at /srv/runbooks. */
+export const RUNBOOKS_SITE = fileURLToPath(new URL('../../../runbooks/dist', import.meta.url));
 
 export interface LocalCaddy {
   domain: string;
@@ -35,7 +37,14 @@ async function waitForFile(path: string, timeoutMs: number): Promise<void> {
   }
 }
 
-export async function startLocalCaddy(options: { dir: string; domain: string; apiUpstream: string; grafanaUpstream?: string }): Promise<LocalCaddy> {
+export async function startLocalCaddy(options: {
+  dir: string;
+  domain: string;
+  apiUpstream: string;
+  grafanaUpstream?: string;
+  /** The rendered runbooks to serve; default the repository's runbooks/dist. */
+  runbooksDir?: string;
+}): Promise<LocalCaddy> {
   await mkdir(options.dir, { recursive: true });
   const httpPort = await freePort();
   const httpsPort = await freePort();
@@ -54,6 +63,7 @@ export async function startLocalCaddy(options: { dir: string; domain: string; ap
       BPE_HTTPS_PORT: String(httpsPort),
       BPE_API_UPSTREAM: options.apiUpstream,
       BPE_GRAFANA_UPSTREAM: options.grafanaUpstream ?? '127.0.0.1:9',
+      BPE_RUNBOOKS_DIR: options.runbooksDir ?? RUNBOOKS_SITE,
     },
   });
   for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter(Boolean)));
