@@ -1,13 +1,15 @@
 // The runbooks (runbooks/): one per alert, each with Meaning, Impact, Diagnosis,
 // Mitigation and Escalation; the PromQL and LogQL they give parse and select
 // metrics that exist; every `npm run` script and repository file they name
-// exists; the index lists every alert's runbook.
+// exists; the index lists every alert's runbook and links every runbook, has the
+// procedures and the troubleshooting guide; incident response defines the
+// severities the alerts use; the PromQL of the index and incident response is valid.
 
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { alertNames } from '../alerts/index.ts';
+import { allAlerts, alertNames } from '../alerts/index.ts';
 import { runbookFile } from '../alerts/lib.ts';
 import { knownMetric, logqlError, promqlError, selectedMetrics } from '../alerts/promql.ts';
 import { REPO_ROOT } from '../services/stack/service-process.ts';
@@ -59,7 +61,7 @@ describe('runbooks (runbooks/)', () => {
 
   it('every `npm run` script, repository path and relative link a runbook names exists', async () => {
     const scripts = (JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-    const files = [...runbooks.map((r) => r.file), 'README.md'];
+    const files = [...runbooks.map((r) => r.file), 'README.md', 'incident-response.md'];
     for (const file of files) {
       const text = await read(file);
       for (const [, script] of text.matchAll(/npm run ([\w:-]+)/g)) expect(Object.keys(scripts), `${file}: npm run ${script}`).toContain(script);
@@ -73,11 +75,43 @@ describe('runbooks (runbooks/)', () => {
     }
   });
 
-  it('the index (runbooks/README.md) lists every alert with its runbook', async () => {
+  it('the index (runbooks/README.md) lists every alert with its runbook, and links every runbook', async () => {
     const index = await read('README.md');
     for (const { alert, file } of runbooks) {
       expect(index, alert).toContain(`\`${alert}\``);
       expect(index, file).toContain(`(${file})`);
+    }
+    const all = (await readdir(join(REPO_ROOT, 'runbooks'))).filter((name) => name.endsWith('.md') && name !== 'README.md');
+    for (const file of all) expect(index, `runbooks/README.md links ${file}`).toMatch(new RegExp(`\\]\\(${file.replace('.', '\\.')}(#[\\w-]+)?\\)`));
+  });
+
+  it('the index has the procedures and the troubleshooting guide by symptom', async () => {
+    const index = await read('README.md');
+    const headings = [...index.matchAll(/^#{2,3} (.+)$/gm)].map((m) => m[1]);
+    expect(headings).toEqual(expect.arrayContaining(['Alerts', 'Procedures', 'Troubleshooting by symptom', 'No new posts in the explorer', 'Search is slow', 'Disk almost full', 'Alerts not arriving']));
+    for (const procedure of ['deploy.md', 'rollback.md', 'backup-restore.md', 'disaster-recovery.md', 'security.md#key-rotation', 'capacity.md', 'incident-response.md']) {
+      expect(index.split('## Procedures')[1]!.split('## ')[0], procedure).toContain(`](${procedure})`);
+    }
+  });
+
+  it('incident response defines exactly the severities the alerts use', async () => {
+    const text = await read('incident-response.md');
+    const used = new Set(allAlerts().map((a) => a.labels.severity));
+    const defined = [...text.split('## Severity levels')[1]!.split(/^## /m)[0]!.matchAll(/^\| \*\*(\w+)\*\* \|/gm)].map((m) => m[1]);
+    expect(defined.sort()).toEqual([...used].sort());
+    for (const section of ['Who is paged', 'Roles', 'Communication', 'After: the post-incident review']) expect(text).toContain(`## ${section}\n`);
+  });
+
+  it('the PromQL of the index and of incident response parses and selects metrics that exist', async () => {
+    // Beside the catalog's and the exporters': Prometheus' and Alertmanager's own, which they export and Prometheus scrapes (jobs prometheus, alertmanager).
+    const selfMonitoring = (metric: string) => /^(prometheus|alertmanager)_/.test(metric);
+    for (const file of ['README.md', 'incident-response.md']) {
+      const queries = fenced(await read(file), 'promql').flatMap((block) => block.split('\n').filter((l) => l.trim()));
+      expect(queries.length, file).toBeGreaterThan(0);
+      for (const query of queries.map((q) => q.trim())) {
+        expect(promqlError(query), `${file}: ${query}`).toBeUndefined();
+        for (const metric of selectedMetrics(query)) expect(knownMetric(metric) || selfMonitoring(metric), `${file}: ${metric}`).toBe(true);
+      }
     }
   });
 });
