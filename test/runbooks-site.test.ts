@@ -82,6 +82,8 @@ describe('runbooks rendered (runbooks/site.ts)', () => {
 describe('runbooks served by Caddy behind Grafana\'s login (production Caddyfile; a stand-in for Grafana\'s /api/user)', { timeout: 120_000 }, () => {
   let dir: string;
   let grafana: Server;
+  /** Stands in for Prometheus and Alertmanager: says which path reached it. */
+  let monitoring: Server;
   let caddy: LocalCaddy;
   const asked: { path: string; method: string; cookie?: string; authorization?: string }[] = [];
 
@@ -102,7 +104,12 @@ describe('runbooks served by Caddy behind Grafana\'s login (production Caddyfile
       response.writeHead(200, { 'Content-Type': 'text/plain' }).end(`grafana stand-in: ${url.pathname}`);
     });
     await new Promise<void>((resolve) => grafana.listen(0, '127.0.0.1', resolve));
+    monitoring = createServer((request, response) => response.writeHead(200, { 'Content-Type': 'text/plain' }).end(`monitoring stand-in: ${request.url ?? ''}`));
+    await new Promise<void>((resolve) => monitoring.listen(0, '127.0.0.1', resolve));
+    const monitoringPort = (monitoring.address() as AddressInfo).port;
     caddy = await startLocalCaddy({
+      prometheusUpstream: `127.0.0.1:${monitoringPort}`,
+      alertmanagerUpstream: `localhost:${monitoringPort}`,
       dir: join(dir, 'caddy'),
       domain: DOMAIN,
       apiUpstream: '127.0.0.1:9',
@@ -112,6 +119,7 @@ describe('runbooks served by Caddy behind Grafana\'s login (production Caddyfile
   afterAll(async () => {
     await caddy?.stop();
     if (grafana?.listening) grafana.close();
+    if (monitoring?.listening) monitoring.close();
     await removeDir(dir);
   });
 
@@ -237,6 +245,21 @@ describe('runbooks served by Caddy behind Grafana\'s login (production Caddyfile
     // Every page of the site is linked from the index or a page it links to.
     const served = [...renderRunbookSite().keys()].map((path) => path.slice(SITE_DIR.length + 1)).filter((name) => name.endsWith('.html') && name !== 'index.html');
     for (const page of served) expect(pages.has(`${base}${page}`), `${page} is reachable from the index`).toBe(true);
+  });
+
+  it('Prometheus and Alertmanager: behind the same login on Grafana\'s host, their prefix stripped; the API\'s host sends there', async () => {
+    for (const path of ['/prometheus/graph', '/alertmanager/api/v2/status']) {
+      const answer = await https(GRAFANA, path);
+      expect(answer.status, path).toBe(302);
+      expect(answer.headers.location).toBe('/login');
+    }
+    expect(await signedIn('/prometheus/api/v1/query?query=up')).toMatchObject({ status: 200, body: 'monitoring stand-in: /api/v1/query?query=up' });
+    expect(await signedIn('/alertmanager/api/v2/alerts')).toMatchObject({ status: 200, body: 'monitoring stand-in: /api/v2/alerts' });
+    expect(await signedIn('/prometheus')).toMatchObject({ status: 308, headers: { location: '/prometheus/' } });
+    // Links in alert notifications name the API's host (Prometheus's --web.external-url): redirected, query kept.
+    const fromApiHost = await https(DOMAIN, '/prometheus/graph?g0.expr=up');
+    expect(fromApiHost.status).toBe(308);
+    expect(fromApiHost.headers.location).toBe(`https://${GRAFANA}/prometheus/graph?g0.expr=up`);
   });
 
   it('fails closed: when Grafana cannot answer, no page is served', async () => {

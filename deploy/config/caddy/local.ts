@@ -42,6 +42,8 @@ export async function startLocalCaddy(options: {
   domain: string;
   apiUpstream: string;
   grafanaUpstream?: string;
+  prometheusUpstream?: string;
+  alertmanagerUpstream?: string;
   /** The rendered runbooks to serve; default the repository's runbooks/dist. */
   runbooksDir?: string;
 }): Promise<LocalCaddy> {
@@ -63,6 +65,8 @@ export async function startLocalCaddy(options: {
       BPE_HTTPS_PORT: String(httpsPort),
       BPE_API_UPSTREAM: options.apiUpstream,
       BPE_GRAFANA_UPSTREAM: options.grafanaUpstream ?? '127.0.0.1:9',
+      BPE_PROMETHEUS_UPSTREAM: options.prometheusUpstream ?? '127.0.0.1:9',
+      BPE_ALERTMANAGER_UPSTREAM: options.alertmanagerUpstream ?? '127.0.0.1:9',
       BPE_RUNBOOKS_DIR: options.runbooksDir ?? RUNBOOKS_SITE,
     },
   });
