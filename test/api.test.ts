@@ -432,11 +432,34 @@ describe('API limits', { timeout: 120_000 }, () => {
         request.end();
       });
       await waitUntil(async () => api.engine.stats.running === 0, 'the export query to stop', 20_000, 50);
-      // Its slot is free again: two exports may run (MAX_CONCURRENT_QUERIES / 2 = 1), and this one does.
+      // Its slot is free again (MAX_CONCURRENT_QUERIES / 2 = 1 export at a time), and this one runs.
       const again = await api.app.inject({ method: 'GET', url: `/v1/export?${q}&limit=10` });
       expect(again.statusCode).toBe(200);
     } finally {
       await api.close();
+    }
+  });
+
+  it('exports past their share of the pool wait in line and then run; past the queue timeout they get a 503', async () => {
+    // MAX_CONCURRENT_QUERIES 2: one export at a time. Three at once: all answered in turn.
+    const patient = await startTestApi(dir, { MAX_CONCURRENT_QUERIES: '2', QUEUE_TIMEOUT_MS: '60000' });
+    try {
+      const answers = await Promise.all([1, 2, 3].map(() => patient.app.inject({ method: 'GET', url: `/v1/export?${q}&limit=2000&format=ndjson` })));
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200]);
+      expect(new Set(answers.map((a) => a.body)).size).toBe(1);
+      expect(patient.engine.stats.rejected.overload).toBe(0);
+    } finally {
+      await patient.close();
+    }
+    // No waiting allowed: the second of two simultaneous exports is turned away, and counted.
+    const impatient = await startTestApi(dir, { MAX_CONCURRENT_QUERIES: '2', QUEUE_TIMEOUT_MS: '0' });
+    try {
+      const answers = await Promise.all([1, 2].map(() => impatient.app.inject({ method: 'GET', url: `/v1/export?${q}&limit=2000` })));
+      expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 503]);
+      expect(answers.find((a) => a.statusCode === 503)!.json()).toMatchObject({ error: 'overloaded' });
+      expect(impatient.engine.stats.rejected.overload).toBe(1);
+    } finally {
+      await impatient.close();
     }
   });
 

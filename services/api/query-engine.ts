@@ -19,17 +19,74 @@ export interface QueryEngineOptions {
 
 export interface QueryEngineStats {
   running: number;
-  queued: number;
+  readonly queued: number;
   rejected: { overload: number; timeout: number };
 }
 
 /** The endpoints queries are accounted to (a label of the query metrics). */
 export type QueryEndpoint = 'search' | 'export' | 'post' | 'timeseries' | 'hashtags';
 
-interface Waiter {
-  resolve: (connection: DuckDBConnection) => void;
+interface Waiter<T> {
+  resolve: (item: T) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
+}
+
+/**
+ * A fixed set of items (pooled connections, export slots) handed out one at a
+ * time, with a bounded queue in front: a caller waits at most `queueTimeoutMs` and
+ * at most `maxQueued` callers wait; the rest get 503 overloaded with Retry-After.
+ * Waiters are served first come, first served.
+ */
+export class WaitQueue<T> {
+  private readonly waiters: Waiter<T>[] = [];
+
+  constructor(
+    private readonly idle: T[],
+    private readonly options: { queueTimeoutMs: number; maxQueued: number },
+    /** Called for every request turned away, queue full or wait too long. */
+    private readonly onOverload: () => void = () => undefined,
+  ) {}
+
+  get queued(): number {
+    return this.waiters.length;
+  }
+
+  /** Items not handed out (for closing them). */
+  get available(): readonly T[] {
+    return this.idle;
+  }
+
+  acquire(): Promise<T> {
+    const item = this.idle.pop();
+    if (item !== undefined) return Promise.resolve(item);
+    if (this.waiters.length >= this.options.maxQueued || this.options.queueTimeoutMs === 0) {
+      this.onOverload();
+      return Promise.reject(overloaded(1));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const waiter: Waiter<T> = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters.splice(this.waiters.indexOf(waiter), 1);
+          this.onOverload();
+          reject(overloaded(Math.max(1, Math.ceil(this.options.queueTimeoutMs / 1000))));
+        }, this.options.queueTimeoutMs),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  release(item: T): void {
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(item);
+    } else {
+      this.idle.push(item);
+    }
+  }
 }
 
 /** Raised inside a query when it was cancelled because the client left. */
@@ -41,18 +98,31 @@ export class QueryCancelledError extends Error {
 }
 
 export class QueryEngine {
-  readonly stats: QueryEngineStats = { running: 0, queued: 0, rejected: { overload: 0, timeout: 0 } };
+  readonly stats: QueryEngineStats;
   /** Called when a query ends, however it ends, with its duration in seconds (metrics). */
   onQueryDone: ((endpoint: QueryEndpoint, seconds: number) => void) | undefined;
-  private readonly idle: DuckDBConnection[];
-  private readonly waiters: Waiter[] = [];
+  private readonly pool: WaitQueue<DuckDBConnection>;
 
   private constructor(
     private readonly instance: DuckDBInstance,
     connections: DuckDBConnection[],
-    private readonly options: QueryEngineOptions,
+    options: QueryEngineOptions,
   ) {
-    this.idle = connections;
+    const rejected = { overload: 0, timeout: 0 };
+    const pool = new WaitQueue(connections, options, () => (rejected.overload += 1));
+    this.pool = pool;
+    this.stats = {
+      running: 0,
+      get queued() {
+        return pool.queued;
+      },
+      rejected,
+    };
+  }
+
+  /** A queue of `slots` slots with this engine's queue settings, whose rejections count as the engine's (export slots). */
+  slots(slots: number, options: Pick<QueryEngineOptions, 'queueTimeoutMs' | 'maxQueued'>): WaitQueue<number> {
+    return new WaitQueue(Array.from({ length: slots }, (_, i) => i), options, () => (this.stats.rejected.overload += 1));
   }
 
   static async create(options: QueryEngineOptions): Promise<QueryEngine> {
@@ -75,7 +145,7 @@ export class QueryEngine {
    * or as soon as `signal` aborts (the client left).
    */
   async run<T>(endpoint: QueryEndpoint, work: (connection: Queryable) => Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
-    const connection = await this.acquire();
+    const connection = await this.pool.acquire();
     const started = performance.now();
     this.stats.running += 1;
     let timedOut = false;
@@ -112,46 +182,12 @@ export class QueryEngine {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       this.stats.running -= 1;
-      this.release(connection);
-    }
-  }
-
-  private acquire(): Promise<DuckDBConnection> {
-    const connection = this.idle.pop();
-    if (connection) return Promise.resolve(connection);
-    if (this.waiters.length >= this.options.maxQueued || this.options.queueTimeoutMs === 0) {
-      this.stats.rejected.overload += 1;
-      return Promise.reject(overloaded(1));
-    }
-    return new Promise<DuckDBConnection>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.waiters.splice(this.waiters.indexOf(waiter), 1);
-          this.stats.queued = this.waiters.length;
-          this.stats.rejected.overload += 1;
-          reject(overloaded(Math.max(1, Math.ceil(this.options.queueTimeoutMs / 1000))));
-        }, this.options.queueTimeoutMs),
-      };
-      this.waiters.push(waiter);
-      this.stats.queued = this.waiters.length;
-    });
-  }
-
-  private release(connection: DuckDBConnection): void {
-    const waiter = this.waiters.shift();
-    this.stats.queued = this.waiters.length;
-    if (waiter) {
-      clearTimeout(waiter.timer);
-      waiter.resolve(connection);
-    } else {
-      this.idle.push(connection);
+      this.pool.release(connection);
     }
   }
 
   close(): void {
-    for (const connection of this.idle) connection.closeSync();
+    for (const connection of this.pool.available) connection.closeSync();
     this.instance.closeSync();
   }
 }

@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiContext } from '../app.ts';
 import { csvLine } from '../csv.ts';
-import { errorResponseSchema, overloaded } from '../errors.ts';
+import { errorResponseSchema } from '../errors.ts';
 import { clientGone, resolvePostFilters, resolveWindow, type PostFilterQuery } from '../filters.ts';
 import { exportPosts, type PostResult } from '../post-query.ts';
 import { postFilterProperties } from '../schemas.ts';
@@ -22,9 +22,12 @@ export const EXPORT_COLUMNS = [
 export const exportRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
   const { config } = ctx;
   // Exports hold a query slot for their whole length: at most half the pool, so
-  // searches always find room.
-  const maxExports = Math.max(1, Math.floor(config.MAX_CONCURRENT_QUERIES / 2));
-  let activeExports = 0;
+  // searches always find room. An export that finds every export slot taken waits
+  // in line like any query (QUEUE_TIMEOUT_MS), instead of being turned away at once.
+  const exportSlots = ctx.engine.slots(Math.max(1, Math.floor(config.MAX_CONCURRENT_QUERIES / 2)), {
+    queueTimeoutMs: config.QUEUE_TIMEOUT_MS,
+    maxQueued: config.MAX_QUEUED_QUERIES,
+  });
 
   app.get<{ Querystring: ExportQuery }>(
     '/v1/export',
@@ -50,8 +53,7 @@ export const exportRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
     async (request, reply) => {
       const { format = 'csv', limit, ...filterQuery } = request.query;
       const window = resolveWindow(filterQuery, config);
-      if (activeExports >= maxExports) throw overloaded(5);
-      activeExports += 1;
+      const slot = await exportSlots.acquire();
       const signal = clientGone(reply);
       const cap = Math.min(limit ?? config.EXPORT_MAX_ROWS, config.EXPORT_MAX_ROWS);
       const stamp = (us: number) => new Date(us / 1000).toISOString().replace(/[:.]/g, '-');
@@ -91,7 +93,7 @@ export const exportRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
           signal,
         );
       } finally {
-        activeExports -= 1;
+        exportSlots.release(slot);
       }
       return reply;
     },
