@@ -72,7 +72,7 @@ async function settingsFrom(flags: DeployFlags, workDir: string): Promise<Deploy
     }),
     secrets,
     hostSetup,
-    afterRelease: hostSetup ? backupTimerSteps({ sudo, appDir, dataRoot, templates: await unitTemplates(repo, sha) }) : [],
+    afterRelease: hostSetup ? backupTimerSteps({ sudo, appDir, dataRoot, textfileDir: flags['textfile-dir'], templates: await unitTemplates(repo, sha) }) : [],
     gate: {
       baseUrl: flags['gate-url'] ?? `https://${domain}`,
       connectTo: flags['gate-connect-to'],

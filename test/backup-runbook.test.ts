@@ -28,8 +28,7 @@
 //   services are not running here: for them the stand-in only records the call);
 // - the host's absolute paths (/opt/bluesky-post-explorer, /srv/bluesky-post-explorer-data,
 //   node-exporter's textfile directory, restic's cache) are moved under a temporary
-//   directory: the test rewrites them in the runbook's commands and in the unit, and
-//   backup.sh's default textfile directory is given to the unit as BPE_TEXTFILE_DIR.
+//   directory: the test rewrites them in the runbook's commands and in the unit.
 //
 // The "host" has backed up once already (the timer's nightly run) when the runbook's
 // sections run in order: the backup's status and a backup now, the snapshots and the
@@ -335,7 +334,6 @@ describe.skipIf(!isRoot)('the backup-and-restore runbook, executed against a loc
       STANDIN_UNITS: units,
       STANDIN_HOST_PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
       STANDIN_HOST_HOME: deployHome,
-      STANDIN_SERVICE_ENV: `BPE_TEXTFILE_DIR=${toHost(TEXTFILE_DIR)}`,
     };
     hostEnv = { ...standinEnv, PATH: standinEnv.STANDIN_HOST_PATH!, HOME: deployHome, USER: 'deploy', LOGNAME: 'deploy', SHELL: '/bin/bash' };
     operatorEnv = { ...standinEnv, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: operatorHome, USER: 'operator', NPM_CONFIG_UPDATE_NOTIFIER: 'false' };

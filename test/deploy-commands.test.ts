@@ -151,9 +151,12 @@ describe('host preparation, asserted as commands', () => {
       'bpe-backup.service': await readFile(new URL('../deploy/backup/bpe-backup.service', import.meta.url), 'utf8'),
       'bpe-backup.timer': await readFile(new URL('../deploy/backup/bpe-backup.timer', import.meta.url), 'utf8'),
     };
-    const unit = renderUnit(templates['bpe-backup.service'], { appDir: '/opt/x', dataRoot: '/mnt/d' });
+    const unit = renderUnit(templates['bpe-backup.service'], { appDir: '/opt/x', dataRoot: '/mnt/d', textfileDir: '/var/lib/prom/textfile' });
     expect(unit).toContain('ExecStart=/opt/x/current/deploy/backup/backup.sh');
     expect(unit).toContain('RequiresMountsFor=/mnt/d');
+    // The success metric goes where this deploy's node-exporter reads (the backup-missing alert).
+    expect(unit).toContain('Environment=BPE_TEXTFILE_DIR=/var/lib/prom/textfile');
+    expect(renderUnit(templates['bpe-backup.service'], { appDir: '/opt/x', dataRoot: '/mnt/d' })).toContain('Environment=BPE_TEXTFILE_DIR=/var/lib/node-exporter/textfile');
     expect(unit).not.toContain('/opt/bluesky-post-explorer');
     const steps = backupTimerSteps({ sudo: true, appDir: '/opt/x', dataRoot: '/mnt/d', templates });
     expect(render(steps.at(-1)!.apply[0]!)).toBe('sudo -n systemctl enable --now bpe-backup.timer');
