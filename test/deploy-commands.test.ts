@@ -41,6 +41,11 @@ const local: Executor = {
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       child.on('error', reject);
       child.on('exit', (code) => (code === null ? reject(new Error('killed')) : resolve({ code, stdout, stderr })));
+      // A command may exit without reading all its input (cmp stops at the first difference):
+      // EPIPE on its stdin is then expected, and its exit code says what happened.
+      child.stdin.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EPIPE') reject(error);
+      });
       const stdin = command.stdin;
       if (stdin?.source === 'text') child.stdin.end(stdin.text);
       else if (stdin?.source === 'file') void readFile(stdin.path).then((b) => child.stdin.end(b));
