@@ -7,8 +7,9 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { StreamConsumer } from '../services/writer/stream-consumer.ts';
-import { SHARED_REDIS_URL, clearPrefix, redisClient, redisKeys, uniquePrefix } from './helpers/pipeline.ts';
+import { StreamConsumer, readBacklog } from '../services/writer/stream-consumer.ts';
+import { startRedisServer } from '../services/stack/redis-server.ts';
+import { SHARED_REDIS_URL, clearPrefix, redisClient, redisKeys, removeDir, tempDir, uniquePrefix } from './helpers/pipeline.ts';
 
 describe('StreamConsumer.commit trims the stream (real Redis)', () => {
   let redis: Redis;
@@ -56,5 +57,49 @@ describe('StreamConsumer.commit trims the stream (real Redis)', () => {
     await consumer.commit(token, 'one', [first!.id]);
     expect(await redis.xlen(keys.stream)).toBeGreaterThanOrEqual(499);
     expect(await consumer.readNew(1000, 100)).toHaveLength(499);
+  });
+});
+
+describe('readBacklog after Redis restarts from its AOF (a redis-server of its own, SIGKILL)', () => {
+  it('counts undelivered entries exactly although Redis forgets the group\'s lag', async () => {
+    const dir = await tempDir('backlog-aof');
+    const server = await startRedisServer({ dir, appendfsync: 'always' });
+    const keys = redisKeys('bpe');
+    let redis = redisClient(server.url);
+    let blocking = redisClient(server.url);
+    try {
+      const consumer = new StreamConsumer(redis, blocking, keys, 'writer-test');
+      await consumer.ensureGroup();
+      const pipeline = redis.pipeline();
+      for (let i = 0; i < 1000; i++) pipeline.xadd(keys.stream, '*', 'e', `{"n":${i}}`);
+      await pipeline.exec();
+      await redis.set(keys.writerLease, 'token');
+      const ids = (await consumer.readNew(750, 1000)).map((e) => e.id);
+      await consumer.recordManifest('token', 'b', ids);
+      await consumer.commit('token', 'b', ids);
+      expect(await readBacklog(redis, keys)).toMatchObject({ pending: 0, undelivered: 250 });
+
+      redis.disconnect();
+      blocking.disconnect();
+      await server.kill();
+      await server.restart();
+      redis = redisClient(server.url);
+      blocking = redisClient(server.url);
+      // Redis 7.0 loads the group without its read counter: XINFO says lag nil.
+      const group = ((await redis.xinfo('GROUPS', keys.stream)) as unknown[][])[0]!;
+      expect(group[group.indexOf('lag') + 1]).toBeNull();
+      expect(await readBacklog(redis, keys)).toMatchObject({ pending: 0, undelivered: 250 });
+      // Drained: 0 means 0.
+      const rest = new StreamConsumer(redis, blocking, keys, 'writer-test');
+      const restIds = (await rest.readNew(1000, 1000)).map((e) => e.id);
+      await rest.recordManifest('token', 'c', restIds);
+      await rest.commit('token', 'c', restIds);
+      expect(await readBacklog(redis, keys)).toMatchObject({ pending: 0, undelivered: 0 });
+    } finally {
+      redis.disconnect();
+      blocking.disconnect();
+      await server.stop();
+      await removeDir(dir);
+    }
   });
 });

@@ -195,7 +195,25 @@ export async function readBacklog(redis: Redis, keys: RedisKeys): Promise<Stream
     const summary = (await redis.xpending(keys.stream, keys.writerGroup)) as [number, string | null, string | null, unknown];
     if (summary[1]) oldestPendingAgeMs = Math.max(0, Date.now() - Number(summary[1].split('-')[0]));
   }
-  return { length, pending, undelivered: group.lag === null || group.lag === undefined ? null : Number(group.lag), oldestPendingAgeMs };
+  const lag = group.lag === null || group.lag === undefined ? null : Number(group.lag);
+  return { length, pending, undelivered: lag ?? (await countUndelivered(redis, keys.stream, String(group['last-delivered-id']), length, pending)), oldestPendingAgeMs };
+}
+
+/**
+ * The entries after the group's last delivered ID, when XINFO's `lag` is unknown:
+ * Redis 7.0 forgets the group's read counter when it loads the stream from the AOF
+ * (after a restart), and says `lag` nil until the group reads the stream's last
+ * entry again. A short backlog is counted exactly (drain checks need 0 to mean 0);
+ * past UNDELIVERED_EXACT_UP_TO it is estimated from the length: the commit trims all
+ * that is consumed, so the stream holds the pending and undelivered entries and at
+ * most one partly consumed node (~100 entries) more.
+ */
+const UNDELIVERED_EXACT_UP_TO = 1000;
+
+async function countUndelivered(redis: Redis, stream: string, lastDeliveredId: string, length: number, pending: number): Promise<number | null> {
+  if (!/^\d+-\d+$/.test(lastDeliveredId)) return null;
+  const after = await redis.xrange(stream, `(${lastDeliveredId}`, '+', 'COUNT', UNDELIVERED_EXACT_UP_TO + 1);
+  return after.length <= UNDELIVERED_EXACT_UP_TO ? after.length : Math.max(after.length, length - pending);
 }
 
 function fieldsOf(flat: unknown[]): Record<string, unknown> {

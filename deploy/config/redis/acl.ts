@@ -71,7 +71,7 @@ export function aclUsers(prefix: string): AclUser[] {
         `~${k.stream}`,
         `~${k.writerLease}`,
         `~${k.writerManifests}`,
-        sel([k.stream], ['xgroup|create', 'xreadgroup', 'xautoclaim', 'xclaim', 'xack', 'xpending', 'xinfo|groups', 'xinfo|stream', 'xlen', 'xtrim']),
+        sel([k.stream], ['xgroup|create', 'xreadgroup', 'xautoclaim', 'xclaim', 'xack', 'xpending', 'xinfo|groups', 'xinfo|stream', 'xlen', 'xtrim', 'xrange']),
         sel([k.writerLease], ['get', 'set', 'pexpire', 'del']),
         sel([k.writerManifests], ['hset', 'hgetall', 'hdel']),
         sel([k.deadLetter], ['xadd']),
