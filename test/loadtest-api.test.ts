@@ -10,19 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ServiceProcess } from '../services/stack/service-process.ts';
 import { EXPORT_COLUMNS } from '../services/api/routes/export.ts';
 import { EXPORT_CSV_HEADER, KIND_NAMES, MixSession, QUERY_KINDS, checkAnswer, mixData, seededRandom, type MixData, type QueryKind } from '../loadtest/lib/api-mix.ts';
-import { removeDir, tempDir } from './helpers/pipeline.ts';
-
-function lastJson(lines: readonly string[]): Record<string, unknown> {
-  for (const line of [...lines].reverse()) {
-    if (!line.startsWith('{')) continue;
-    try {
-      return JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      // not the figures
-    }
-  }
-  throw new Error(`no JSON line in the output:\n${lines.slice(-20).join('\n')}`);
-}
+import { lastJson, removeDir, tempDir } from './helpers/pipeline.ts';
 
 describe('loadtest:api --local (short run)', { timeout: 300_000 }, () => {
   const cleanups: (() => Promise<unknown>)[] = [];

@@ -15,20 +15,7 @@ import { recoveryTime } from '../loadtest/lib/pipeline-load.ts';
 import { PIPELINE_CHARTS } from '../loadtest/lib/pipeline-report.ts';
 import { lineChart, niceTicks } from '../loadtest/lib/svg-chart.ts';
 import { judgeStep, bottleneckOf } from '../loadtest/lib/capacity.ts';
-import { removeDir, tempDir } from './helpers/pipeline.ts';
-
-/** The last line of a finished CLI that parses as a JSON object. */
-function lastJson(lines: readonly string[]): Record<string, unknown> {
-  for (const line of [...lines].reverse()) {
-    if (!line.startsWith('{')) continue;
-    try {
-      return JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      // a log line that merely starts with a brace
-    }
-  }
-  throw new Error(`no JSON line in the output:\n${lines.slice(-20).join('\n')}`);
-}
+import { lastJson, removeDir, tempDir } from './helpers/pipeline.ts';
 
 describe('loadtest:pipeline (short run)', { timeout: 240_000 }, () => {
   const cleanups: (() => Promise<unknown>)[] = [];

@@ -106,7 +106,7 @@ export class QueryEngine {
   private constructor(
     private readonly instance: DuckDBInstance,
     connections: DuckDBConnection[],
-    options: QueryEngineOptions,
+    private readonly options: QueryEngineOptions,
   ) {
     const rejected = { overload: 0, timeout: 0 };
     const pool = new WaitQueue(connections, options, () => (rejected.overload += 1));
@@ -121,8 +121,8 @@ export class QueryEngine {
   }
 
   /** A queue of `slots` slots with this engine's queue settings, whose rejections count as the engine's (export slots). */
-  slots(slots: number, options: Pick<QueryEngineOptions, 'queueTimeoutMs' | 'maxQueued'>): WaitQueue<number> {
-    return new WaitQueue(Array.from({ length: slots }, (_, i) => i), options, () => (this.stats.rejected.overload += 1));
+  slots(slots: number): WaitQueue<number> {
+    return new WaitQueue(Array.from({ length: slots }, (_, i) => i), this.options, () => (this.stats.rejected.overload += 1));
   }
 
   static async create(options: QueryEngineOptions): Promise<QueryEngine> {

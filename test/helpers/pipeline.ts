@@ -134,3 +134,16 @@ export async function waitForStored(
 }
 
 export { redisKeys };
+
+/** The figures a CLI prints: the last line of its output that parses as a JSON object. */
+export function lastJson(lines: readonly string[]): Record<string, unknown> {
+  for (const line of [...lines].reverse()) {
+    if (!line.startsWith('{')) continue;
+    try {
+      return JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      // a log line that merely starts with a brace
+    }
+  }
+  throw new Error(`no JSON line in the output:\n${lines.slice(-20).join('\n')}`);
+}

@@ -24,10 +24,7 @@ export const exportRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
   // Exports hold a query slot for their whole length: at most half the pool, so
   // searches always find room. An export that finds every export slot taken waits
   // in line like any query (QUEUE_TIMEOUT_MS), instead of being turned away at once.
-  const exportSlots = ctx.engine.slots(Math.max(1, Math.floor(config.MAX_CONCURRENT_QUERIES / 2)), {
-    queueTimeoutMs: config.QUEUE_TIMEOUT_MS,
-    maxQueued: config.MAX_QUEUED_QUERIES,
-  });
+  const exportSlots = ctx.engine.slots(Math.max(1, Math.floor(config.MAX_CONCURRENT_QUERIES / 2)));
 
   app.get<{ Querystring: ExportQuery }>(
     '/v1/export',
