@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { mixinConfig, type MixinConfig } from '../telemetry/mixin-config.ts';
-import { renderUnitTests, unitTests } from './tests/index.ts';
+import { GROUP_ORDERS, renderUnitTests, unitTests } from './tests/index.ts';
 
 const exec = promisify(execFile);
 
@@ -34,15 +34,20 @@ export function checkRules(ruleFiles: string[]): Promise<ToolResult> {
   return run('promtool', ['check', 'rules', ...ruleFiles]);
 }
 
-/** Writes every component's unit tests (loading `<rulesDir>/<component>.yml`) and runs them. */
+/**
+ * Writes every component's unit tests (loading `<rulesDir>/<component>.yml`) and runs
+ * them, once with each order of rule-group evaluation (see GroupOrder).
+ */
 export async function testRules(rulesDir: string, config: MixinConfig = mixinConfig): Promise<ToolResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'bpe-promtool-'));
   try {
     const results: ToolResult[] = [];
     for (const tests of unitTests(config)) {
-      const file = join(dir, `${tests.component}.test.yml`);
-      await writeFile(file, renderUnitTests(tests, rulesDir));
-      results.push(await run('promtool', ['test', 'rules', file]));
+      for (const order of GROUP_ORDERS) {
+        const file = join(dir, `${tests.component}.${order}.test.yml`);
+        await writeFile(file, renderUnitTests(tests, rulesDir, order, config));
+        results.push(await run('promtool', ['test', 'rules', file]));
+      }
     }
     return results;
   } finally {

@@ -36,7 +36,7 @@ describe('alert rules (alerts/)', () => {
     expect(result.ok, result.output).toBe(true);
   });
 
-  it('promtool test rules: every unit test passes', async () => {
+  it('promtool test rules: every unit test passes, whichever rule group Prometheus evaluates first', async () => {
     for (const result of await testRules(join(REPO_ROOT, RULES_DIR))) expect(result.ok, `${result.command}\n${result.output}`).toBe(true);
   });
 

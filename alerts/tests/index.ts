@@ -3,6 +3,8 @@
 import { stringify } from 'yaml';
 import type { MixinConfig } from '../../telemetry/mixin-config.ts';
 import { mixinConfig } from '../../telemetry/mixin-config.ts';
+import { components } from '../index.ts';
+import { isAlert } from '../lib.ts';
 import { apiTests } from './api.ts';
 import { bufferTests } from './buffer.ts';
 import { AlertTests, type UnitTests } from './dsl.ts';
@@ -18,12 +20,33 @@ export function unitTests(config: MixinConfig = mixinConfig): UnitTests[] {
   return [ingesterTests(t), bufferTests(t), writerTests(t), apiTests(t), hostTests(t), edgeTests(t), securityTests(t), metaTests(t)];
 }
 
+/**
+ * In which order promtool evaluates a component's rule groups. Without an order it
+ * picks one at random for each evaluation, and an alert reading a recording rule of
+ * another group sees it either fresh or one interval late: a flaky test. Real
+ * Prometheus evaluates groups independently, each on its own timer, so in production
+ * the lag is anywhere from none to one evaluation interval. The tests run both ways:
+ * `recording-first` (no lag) and `recording-last` (a full interval late, the worst
+ * case), and their expectations hold in both.
+ */
+export type GroupOrder = 'recording-first' | 'recording-last';
+export const GROUP_ORDERS: readonly GroupOrder[] = ['recording-first', 'recording-last'];
+
+export function groupEvalOrder(component: string, order: GroupOrder, config: MixinConfig = mixinConfig): string[] {
+  const groups = components(config).find((c) => c.name === component)?.groups;
+  if (!groups) throw new Error(`no alert component named ${component}`);
+  const recording = groups.filter((g) => !g.rules.every(isAlert)).map((g) => g.name);
+  const alerting = groups.filter((g) => g.rules.every(isAlert)).map((g) => g.name);
+  return order === 'recording-first' ? [...recording, ...alerting] : [...alerting, ...recording];
+}
+
 /** The promtool test file of a component; `rulesDir` is where its rule file is. */
-export function renderUnitTests(tests: UnitTests, rulesDir: string): string {
+export function renderUnitTests(tests: UnitTests, rulesDir: string, order: GroupOrder = 'recording-first', config: MixinConfig = mixinConfig): string {
   return stringify(
     {
       rule_files: [`${rulesDir}/${tests.component}.yml`],
       evaluation_interval: tests.evaluationInterval ?? '1m',
+      group_eval_order: groupEvalOrder(tests.component, order, config),
       tests: tests.groups,
     },
     { lineWidth: 0, aliasDuplicateObjects: false },
