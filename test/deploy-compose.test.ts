@@ -13,6 +13,9 @@ import { REPO_ROOT } from '../services/stack/service-process.ts';
 import { freePort } from '../services/stack/redis-server.ts';
 import { REQUIRED_SECRETS } from '../deploy/ssh/commands/secrets.ts';
 import { tempDir, waitUntil } from './helpers/pipeline.ts';
+import { loadIngesterConfig } from '../services/ingester/config.ts';
+import { loadWriterConfig } from '../services/writer/config.ts';
+import { loadApiConfig } from '../services/api/config.ts';
 
 const run = promisify(execFile);
 
@@ -29,6 +32,15 @@ interface ComposeService {
   volumes?: (string | { source?: string; type?: string })[];
   environment?: Record<string, string>;
   command?: string[];
+  stop_grace_period?: string;
+}
+
+/** A Compose duration ("15s", "1m30s", "1h") in seconds. */
+function parseComposeDuration(text: string): number {
+  const units: Record<string, number> = { h: 3600, m: 60, s: 1 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(h|m|s)/g)];
+  if (parts.map((p) => p[0]).join('') !== text) throw new Error(`not a Compose duration: ${text}`);
+  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * units[unit!]!, 0);
 }
 
 interface ComposeConfig {
@@ -183,6 +195,17 @@ describe('deploy/compose.yaml and the files it mounts', () => {
     expect(env('writer').HEALTH_HOST).toBe('0.0.0.0');
     expect(env('api').API_HOST).toBe('0.0.0.0');
     expect(env('grafana')).toMatchObject({ GF_AUTH_ANONYMOUS_ENABLED: 'false', GF_SECURITY_ADMIN_PASSWORD__FILE: '/run/bpe-secrets/grafana/admin_password' });
+  });
+
+  it('gives every pipeline service longer to stop than its own shutdown grace, so it exits on its own before Docker\'s SIGKILL', () => {
+    const graces = { ingester: loadIngesterConfig, writer: loadWriterConfig, api: loadApiConfig };
+    for (const [name, load] of Object.entries(graces)) {
+      const service = config.services[name]!;
+      const grace = load({ SHUTDOWN_GRACE_SECONDS: service.environment?.SHUTDOWN_GRACE_SECONDS }).SHUTDOWN_GRACE_SECONDS;
+      // docker-compose config normalises durations: "15s", "1m30s".
+      const stopSeconds = parseComposeDuration(service.stop_grace_period ?? '10s');
+      expect(stopSeconds, `${name}: stop_grace_period ${service.stop_grace_period} vs SHUTDOWN_GRACE_SECONDS ${grace}`).toBeGreaterThan(grace);
+    }
   });
 
   it('references only secrets the deploy tool requires', async () => {

@@ -19,6 +19,8 @@ import {
   waitUntil,
 } from './helpers/pipeline.ts';
 import type { ServiceProcess } from '../services/stack/service-process.ts';
+import { startRedisServer } from '../services/stack/redis-server.ts';
+import { startReplyCutter } from './helpers/reply-cutter.ts';
 import type { JetstreamEvent } from '../services/shared/jetstream.ts';
 
 const fixture = readFileSync(new URL('./fixtures/jetstream-production-sample.jsonl', import.meta.url), 'utf8')
@@ -141,6 +143,101 @@ describe('writer crash recovery (real processes, SIGKILL)', () => {
     const report = await waitForStored(redis, keys, dataDir, () => events);
     expect(report).toMatchObject({ missing: 0, duplicates: 0, unexpected: 0, expected: events.length });
     await last.stop();
+  });
+
+  // Redis can go away (or the network fail) after serving a command and before its reply
+  // reaches the writer: a crash's rare timing, made deterministic by a proxy that loses
+  // exactly that reply (test/helpers/reply-cutter.ts).
+  describe('a reply lost with the connection', () => {
+    const target = { host: new URL(SHARED_REDIS_URL).hostname, port: Number(new URL(SHARED_REDIS_URL).port || 6379) };
+
+    it('of a read: the entries Redis delivered to the writer are reclaimed as soon as it reconnects, not a reclaim interval later', async () => {
+      const events = syntheticEvents(3000);
+      const { keys, dataDir, launch } = await setup('lost-read-reply', events);
+      const cutter = await startReplyCutter(target, (reply, request) => /xreadgroup/i.test(request) && reply.includes(keys.stream));
+      try {
+        // A reclaim interval longer than the test: only the reclaim on reconnect can find the entries.
+        const writer = await launch({ redisUrl: cutter.url, RECLAIM_INTERVAL_MS: '3600000' });
+        await writer.waitForLog('claimed entries left pending without a manifest');
+        const report = await waitForStored(redis, keys, dataDir, () => events);
+        expect(report).toMatchObject({ missing: 0, duplicates: 0, unexpected: 0, expected: events.length });
+        expect(cutter.cuts).toBe(1);
+        await writer.stop();
+      } finally {
+        await cutter.close();
+      }
+    });
+
+    it('of the lease acquisition: the writer finds the lease already its own instead of waiting out the TTL', async () => {
+      const events = syntheticEvents(2000);
+      const { keys, dataDir, launch } = await setup('lost-lease-reply', events);
+      const cutter = await startReplyCutter(target, (reply, request) => request.includes(keys.writerLease) && reply === ':1\r\n');
+      try {
+        // A lease TTL longer than the test: waiting for the lost lease to expire would never end.
+        const writer = await launch({ redisUrl: cutter.url, LEASE_TTL_MS: '600000' });
+        await writer.waitForLog('writer lease acquired: recovering pending work');
+        const report = await waitForStored(redis, keys, dataDir, () => events);
+        expect(report).toMatchObject({ missing: 0, duplicates: 0, unexpected: 0, expected: events.length });
+        expect(cutter.cuts).toBe(1);
+        await writer.stop();
+      } finally {
+        await cutter.close();
+      }
+    });
+  });
+
+  it('the consumer group lost with Redis data (the stream made anew by appends): the writer recreates it and stores every event', async () => {
+    // What a Redis killed right after the writer created the group leaves behind when the
+    // creation never reached the AOF: the ingester's next appends make a stream without it.
+    const events = syntheticEvents(4000);
+    const { keys, dataDir, launch } = await setup('lost-group', events.slice(0, 2000));
+    const writer = await launch();
+    await waitForStored(redis, keys, dataDir, () => events.slice(0, 2000));
+    await redis.del(keys.stream);
+    await addToStream(redis, keys.stream, events.slice(2000));
+    await writer.waitForLog('the consumer group is missing: recreating it from the first entry of the stream');
+    const report = await waitForStored(redis, keys, dataDir, () => events);
+    expect(report).toMatchObject({ missing: 0, duplicates: 0, unexpected: 0, expected: events.length });
+    await writer.stop();
+  });
+
+  it('SIGTERM while Redis is gone: the writer gives up within its shutdown grace, exits non-zero, and the next writer rebuilds the batch from its manifest exactly once', async () => {
+    const dir = await tempDir('writer-stop-redis');
+    dirs.push(dir);
+    const server = await startRedisServer({ dir });
+    const own = redisClient(server.url);
+    try {
+      const events = syntheticEvents(3000);
+      const prefix = uniquePrefix('stop-redis-gone');
+      const keys = redisKeys(prefix);
+      const dataDir = await tempDir('stop-redis-gone');
+      dirs.push(dataDir);
+      await addToStream(own, keys.stream, events);
+      // The production shutdown grace and lease TTL: the writer must give up on Redis before its grace runs out.
+      const env = { redisUrl: server.url, prefix, DATA_DIR: dataDir, BATCH_MAX_EVENTS: '1000' };
+      // The first batch's manifest is recorded and its files written; then Redis goes away.
+      const writer = await startWriter({ ...env, WRITER_FAILPOINT: 'hold-after-files:1' });
+      running.push(writer);
+      await writer.waitForLog('failpoint reached: holding the batch until stopped');
+      await server.stop();
+      const exit = await writer.stop('SIGTERM');
+      expect(exit.code).toBe(1);
+      const gaveUp = await writer.waitForLog('stopping without finishing the batch in hand: it stays pending for the next leader (with its manifest if recorded)');
+      expect(gaveUp.reason).toMatch(/^redis did not answer within \d+ ms$/);
+      expect(writer.lines.some((l) => l.includes('graceful shutdown overran its grace period'))).toBe(false);
+
+      await server.restart();
+      expect(await own.hlen(keys.writerManifests)).toBe(1);
+      const next = await startWriter(env);
+      running.push(next);
+      await next.waitForLog('rebuilding an unfinished batch from its manifest');
+      const report = await waitForStored(own, keys, dataDir, () => events);
+      expect(report).toMatchObject({ missing: 0, duplicates: 0, unexpected: 0, expected: events.length });
+      await next.stop();
+    } finally {
+      own.disconnect();
+      await server.stop();
+    }
   });
 
   it('a standby takes over when the leader stops, and SIGTERM loses nothing', async () => {

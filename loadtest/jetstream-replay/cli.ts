@@ -115,6 +115,8 @@ function parseFlags(argv: string[]): (ReplayServerOptions & { help?: false }) | 
 }
 
 const PROGRESS_EVERY_MS = 5_000;
+/** Closing the server only ends its connections: it never needs long. */
+const REPLAY_SHUTDOWN_GRACE_MS = 10_000;
 
 async function main(): Promise<void> {
   let options;
@@ -171,7 +173,7 @@ async function main(): Promise<void> {
     const s = server.stats();
     await server.close();
     logger.info({ released: s.total, framesSent: s.framesSent, dropped: s.connections.dropped }, 'replay server closed');
-  });
+  }, REPLAY_SHUTDOWN_GRACE_MS);
 }
 
 main().catch((error: unknown) => exitOnStartupError(undefined, error));

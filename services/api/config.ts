@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { auditSchema, commonSchema, env, loadConfig, redisSchema } from '../shared/config.ts';
+import { auditSchema, commonSchema, env, loadConfig, redisSchema, shutdownSchema } from '../shared/config.ts';
 
 export const apiSchema = z
   .object({
     ...commonSchema,
     ...redisSchema,
+    ...shutdownSchema(25),
     API_HOST: env.string('address the API listens on').default('127.0.0.1'),
     API_PORT: env.port('port the API listens on').default(3000),
     DATA_DIR: env.string('root directory of the Parquet store (read only for the API)').default('./.data/parquet'),

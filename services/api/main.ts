@@ -26,7 +26,7 @@ async function main(): Promise<void> {
       await api.close();
       redis.disconnect();
       await telemetry.shutdown();
-    });
+    }, config.SHUTDOWN_GRACE_SECONDS * 1000);
   } catch (error) {
     exitOnStartupError(logger, error);
   }

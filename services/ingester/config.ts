@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { commonSchema, env, loadConfig, redisSchema } from '../shared/config.ts';
+import { commonSchema, env, loadConfig, redisSchema, shutdownSchema } from '../shared/config.ts';
 
 export const ingesterSchema = z
   .object({
     ...commonSchema,
     ...redisSchema,
+    ...shutdownSchema(8),
     JETSTREAM_URL: env
       .list('')
       .pipe(z.array(z.url({ protocol: /^wss?$/ })).min(1, 'at least one URL'))

@@ -39,7 +39,7 @@ async function main(): Promise<void> {
       await health.close();
       await redis.quit();
       await telemetry.shutdown();
-    });
+    }, config.SHUTDOWN_GRACE_SECONDS * 1000);
   } catch (error) {
     exitOnStartupError(logger, error);
   }

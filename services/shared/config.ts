@@ -172,3 +172,16 @@ export const commonSchema = {
   LOKI_URL: env.url('Loki base URL (http://loki:3100); when set, logs go to Loki as well as stdout', /^https?$/).optional(),
   LOKI_BATCH_SECONDS: env.int('seconds between log pushes to Loki', 1, 60).default(2),
 };
+
+/**
+ * How long a service may take to stop, from SIGTERM to exit. Keep it under the
+ * container's stop_grace_period (deploy/compose.yaml), after which Docker sends
+ * SIGKILL: a stop that overruns it exits non-zero on its own, and says so.
+ */
+export function shutdownSchema(defaultSeconds: number) {
+  return {
+    SHUTDOWN_GRACE_SECONDS: env
+      .int('seconds a stop (SIGTERM) may take before the service gives up and exits non-zero; keep it under the container\'s stop_grace_period', 1, 3600)
+      .default(defaultSeconds),
+  };
+}

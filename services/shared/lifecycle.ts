@@ -4,7 +4,7 @@
 
 import type { Logger } from './logger.ts';
 
-export function handleShutdown(logger: Logger, stop: (signal: string) => Promise<void>, graceMs = 30_000): void {
+export function handleShutdown(logger: Logger, stop: (signal: string) => Promise<void>, graceMs: number): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {

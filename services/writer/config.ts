@@ -1,10 +1,11 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonSchema, env, loadConfig, redisSchema } from '../shared/config.ts';
+import { commonSchema, env, loadConfig, redisSchema, shutdownSchema } from '../shared/config.ts';
 
 export const writerSchema = z.object({
   ...commonSchema,
   ...redisSchema,
+  ...shutdownSchema(8),
   DATA_DIR: env.string('root directory of the Parquet store').default('./.data/parquet'),
   WRITER_CONSUMER: env
     .string('consumer name in the stream consumer group; keep it stable across restarts of the same writer')
@@ -22,8 +23,8 @@ export const writerSchema = z.object({
   STORE_SAMPLE_SECONDS: env.int('how often the files and bytes of the store are measured for metrics', 1, 3600).default(60),
   DEAD_LETTER_MAXLEN: env.int('approximate number of dead letters kept (oldest trimmed first)', 100).default(100_000),
   WRITER_FAILPOINT: env
-    .string('TESTS ONLY: <point>:<n> makes the writer SIGKILL itself (after-manifest, after-files) or fail once (fail-after-files) at that point of its n-th batch')
-    .regex(/^(after-manifest|after-files|fail-after-files):[1-9]\d*$/, 'after-manifest:N, after-files:N or fail-after-files:N')
+    .string('TESTS ONLY: <point>:<n> makes the writer SIGKILL itself (after-manifest, after-files), fail once (fail-after-files) or wait until stopped (hold-after-files) at that point of its n-th batch')
+    .regex(/^(after-manifest|after-files|fail-after-files|hold-after-files):[1-9]\d*$/, 'after-manifest:N, after-files:N, fail-after-files:N or hold-after-files:N')
     .optional(),
   HEALTH_HOST: env.string('address of the /healthz and /readyz server').default('127.0.0.1'),
   HEALTH_PORT: env.port('port of the /healthz and /readyz server (0 = any free port)').default(9102),

@@ -10,6 +10,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from '../shared/redis.ts';
 
+// Takes the lease if it is free, or if it already holds our token: a SET whose reply
+// was lost (Redis went away after executing it) leaves the lease ours in Redis while
+// we believe the attempt failed, and SET NX alone would then wait out the whole TTL.
+const ACQUIRE_SCRIPT = `
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
 const RENEW_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
@@ -18,6 +25,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`;
 
 interface LeaseCommands {
+  bpeLeaseAcquire(key: string, token: string, ttlMs: number): Promise<number>;
   bpeLeaseRenew(key: string, token: string, ttlMs: number): Promise<number>;
   bpeLeaseRelease(key: string, token: string): Promise<number>;
 }
@@ -34,6 +42,7 @@ export class Lease {
     private readonly ttlMs: number,
     private readonly onLost: () => void,
   ) {
+    redis.defineCommand('bpeLeaseAcquire', { numberOfKeys: 1, lua: ACQUIRE_SCRIPT });
     redis.defineCommand('bpeLeaseRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
     redis.defineCommand('bpeLeaseRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
     this.redis = redis as Redis & LeaseCommands;
@@ -46,8 +55,7 @@ export class Lease {
 
   async tryAcquire(): Promise<boolean> {
     const started = Date.now();
-    const result = await this.redis.set(this.key, this.token, 'PX', this.ttlMs, 'NX');
-    if (result !== 'OK') return false;
+    if ((await this.redis.bpeLeaseAcquire(this.key, this.token, this.ttlMs)) !== 1) return false;
     this.extend(started);
     this.renewTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.ttlMs / 3)));
     this.renewTimer.unref();
@@ -61,6 +69,7 @@ export class Lease {
 
   async release(): Promise<void> {
     clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
     this.validUntil = 0;
     await this.redis.bpeLeaseRelease(this.key, this.token);
   }
@@ -84,8 +93,11 @@ export class Lease {
     this.validUntil = sentAt + this.ttlMs - Math.min(1000, this.ttlMs / 10);
   }
 
+  /** Once per lease: renewals queued while Redis was unreachable may all fail together. */
   private lose(): void {
+    if (this.renewTimer === undefined) return;
     clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
     this.validUntil = 0;
     this.onLost();
   }

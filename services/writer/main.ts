@@ -12,6 +12,9 @@ import { openDuckDB } from '../shared/duckdb.ts';
 import { startHealthServer } from '../shared/health-server.ts';
 import { exitOnStartupError, handleShutdown } from '../shared/lifecycle.ts';
 
+/** Of the shutdown grace, what is kept for closing servers and connections after the writer stopped. */
+const CLOSING_MS = 2000;
+
 async function main(): Promise<void> {
   const config = loadWriterConfig();
   const logger = createLogger('writer', { level: config.LOG_LEVEL, lokiUrl: config.LOKI_URL, environment: config.DEPLOYMENT_ENV, lokiBatchSeconds: config.LOKI_BATCH_SECONDS });
@@ -35,14 +38,18 @@ async function main(): Promise<void> {
     });
     writer.start();
     logger.info({ dataDir: config.DATA_DIR, consumer: config.WRITER_CONSUMER, healthPort: health.port, metricsPort: telemetry.port }, 'writer started');
+    const graceMs = config.SHUTDOWN_GRACE_SECONDS * 1000;
     handleShutdown(logger, async () => {
-      await writer.stop();
+      // The rest of the stop (closing servers, flushing metrics) needs little time.
+      const finished = await writer.stop(Math.max(graceMs - CLOSING_MS, graceMs / 2));
       stopSampling();
       await health.close();
       blocking.disconnect();
-      await redis.quit();
+      if (finished) await redis.quit();
+      else redis.disconnect();
       await telemetry.shutdown();
-    });
+      if (!finished) throw new Error('stopped without finishing the batch in hand; it stays pending for the next leader');
+    }, graceMs);
   } catch (error) {
     exitOnStartupError(logger, error);
   }

@@ -75,6 +75,10 @@ export class Writer {
   private nextRetentionAt = 0;
   private batchesStarted = 0;
   private retryPending = false;
+  /** The batch being written and not yet acknowledged, if any. */
+  private batchInHand: string | undefined;
+  /** Set while a batch is held at a failpoint (tests only). */
+  private releaseHold: (() => void) | undefined;
   /** Called after each compaction (tests and metrics). */
   onCompaction: ((result: CompactionResult) => void) | undefined;
   /** Called after each committed batch with its duration in seconds (metrics). */
@@ -90,6 +94,10 @@ export class Writer {
     private readonly logger: Logger,
   ) {
     this.consumer = new StreamConsumer(redis, blocking, keys, config.WRITER_CONSUMER);
+    // Redis may go away after serving a read whose reply then never arrives: the entries
+    // are pending for this consumer, which never saw them, and only a reclaim finds them.
+    // So one runs as soon as a connection is back, not RECLAIM_INTERVAL_MS later.
+    for (const connection of [redis, blocking]) connection.on('ready', () => (this.nextReclaimAt = 0));
     this.lease = new Lease(redis, keys.writerLease, config.LEASE_TTL_MS, () => {
       this.logger.warn('writer lease lost: standing by');
       this.stats.leader = false;
@@ -113,12 +121,30 @@ export class Writer {
     this.loop ??= this.run();
   }
 
-  /** Finishes the batch being collected (writes and acknowledges it), releases the lease, returns. */
-  async stop(): Promise<void> {
+  /**
+   * Finishes the batch being collected (writes and acknowledges it), releases the
+   * lease, and resolves true. Resolves false if that takes longer than `timeoutMs`,
+   * which happens when Redis is unreachable (a batch cannot be recorded or
+   * acknowledged without it): the writer gives up on the batch in hand. Nothing is
+   * lost: its entries stay pending in the consumer group, and if its manifest was
+   * recorded (its files may be written) the next leader rebuilds exactly the same
+   * files from it; the lease expires after its TTL. The caller exits non-zero.
+   */
+  async stop(timeoutMs: number): Promise<boolean> {
     this.stopping = true;
-    await this.loop;
+    this.releaseHold?.();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const loopEnded = await Promise.race([this.loop?.then(() => true) ?? true, timedOut]);
+    clearTimeout(timer);
+    if (!loopEnded || this.batchInHand !== undefined) {
+      const reason = loopEnded ? 'the lease was lost' : `redis did not answer within ${timeoutMs} ms`;
+      this.logger.error({ batch: this.batchInHand, reason }, 'stopping without finishing the batch in hand: it stays pending for the next leader (with its manifest if recorded)');
+      return false;
+    }
     if (this.lease.held) await this.lease.release().catch(() => undefined);
     this.stats.leader = false;
+    return true;
   }
 
   /** Readiness: the data directory is writable and DuckDB answers. */
@@ -156,8 +182,22 @@ export class Writer {
         const delay = backoff.next();
         this.logger.error({ err: error, retryInMs: delay }, 'writer iteration failed; retrying');
         await sleep(delay);
+        if (isNoGroupError(error)) await this.recreateGroup();
       }
     }
+  }
+
+  /**
+   * The consumer group is gone while the leader holds the lease: Redis lost it (its
+   * creation never reached the AOF before a crash, or Redis came back from older data)
+   * and the ingester's appends made the stream anew without it. Without a group
+   * nothing is ever read again, so it is made anew from the stream's first entry:
+   * every entry still in the stream is written, and the few already written that the
+   * last trim left behind (at most one stream node) are deduplicated by compaction.
+   */
+  private async recreateGroup(): Promise<void> {
+    this.logger.warn({ group: this.keys.writerGroup, stream: this.keys.stream }, 'the consumer group is missing: recreating it from the first entry of the stream');
+    await this.consumer.ensureGroup().catch((error: unknown) => this.logger.warn({ err: error }, 'cannot recreate the consumer group yet'));
   }
 
   private async becomeLeader(): Promise<void> {
@@ -167,6 +207,8 @@ export class Writer {
       return;
     }
     this.stats.leader = true;
+    // A batch left in hand when a lease was lost is the manifests' business now: recover() takes it up if it is still unfinished.
+    this.batchInHand = undefined;
     this.logger.info({ consumer: this.consumer.consumer }, 'writer lease acquired: recovering pending work');
     await this.consumer.ensureGroup();
     await this.recover();
@@ -224,16 +266,19 @@ export class Writer {
     const rows = buildBatchRows(entries);
     const log = this.logger.child({ batch: batchId });
     this.batchesStarted += 1;
+    this.batchInHand = batchId;
     await this.consumer.recordManifest(this.lease.token, batchId, ids);
     this.failpoint('after-manifest');
     const files = await this.sink.writeBatch(batchId, rows.groups);
     this.failpoint('after-files');
     this.failpoint('fail-after-files');
+    await this.holdpoint('hold-after-files');
     if (rows.deadLetters.length > 0) {
       await writeDeadLetters(this.redis, this.keys.deadLetter, this.config.DEAD_LETTER_MAXLEN, rows.deadLetters);
       log.warn({ count: rows.deadLetters.length }, 'entries refused by the writer went to the dead-letter stream');
     }
     await this.commitWithRetry(batchId, ids);
+    this.batchInHand = undefined;
 
     const durationMs = performance.now() - started;
     const bytes = files.reduce((sum, f) => sum + f.bytes, 0);
@@ -250,6 +295,17 @@ export class Writer {
     this.stats.lastWriteAt = Date.now();
     this.stats.lastEventTimeUs = Math.max(this.stats.lastEventTimeUs, rows.maxTimeUs);
     log.info({ events: entries.length, files: files.length, bytes, durationMs: Math.round(durationMs) }, 'batch written');
+  }
+
+  /**
+   * Fault injection for the shutdown tests: the n-th batch waits after its files are
+   * written (manifest recorded, not acknowledged) until the writer is asked to stop,
+   * so a test can take Redis away at exactly that point (WRITER_FAILPOINT=hold-after-files:1).
+   */
+  private async holdpoint(point: 'hold-after-files'): Promise<void> {
+    if (this.config.WRITER_FAILPOINT !== `${point}:${this.batchesStarted}` || this.stopping) return;
+    this.logger.warn({ point, batch: this.batchesStarted }, 'failpoint reached: holding the batch until stopped');
+    await new Promise<void>((resolve) => (this.releaseHold = resolve));
   }
 
   /**
@@ -319,4 +375,9 @@ export class Writer {
     }
     return results;
   }
+}
+
+/** Redis's reply when the stream or its consumer group does not exist. */
+function isNoGroupError(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOGROUP');
 }
