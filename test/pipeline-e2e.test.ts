@@ -43,7 +43,13 @@ describe('pipeline end to end (replay -> ingester -> Redis -> writer -> Parquet)
   beforeAll(() => {
     shared = redisClient(SHARED_REDIS_URL);
   });
-  afterEach(async () => {
+  /** Services of the running test, whose last log lines a failure prints. */
+  const services: ServiceProcess[] = [];
+  afterEach(async (context) => {
+    if (context.task.result?.state === 'fail') {
+      for (const service of services) console.error(`--- ${service.options.name} (last lines)\n${service.lines.slice(-40).join('\n')}`);
+    }
+    services.length = 0;
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
   });
   afterAll(() => {
@@ -79,9 +85,13 @@ describe('pipeline end to end (replay -> ingester -> Redis -> writer -> Parquet)
       ...options.ingesterEnv,
     });
     cleanups.push(async () => void (await ingester.stop('SIGKILL')));
+    services.push(ingester);
     const writerEnv = { redisUrl, prefix, DATA_DIR: dataDir, BATCH_MAX_EVENTS: '10000', BATCH_MAX_AGE_MS: '500', ...options.writerEnv };
     const writer = options.startWriter === false ? undefined : await startWriter(writerEnv);
-    if (writer) cleanups.push(async () => void (await writer.stop('SIGKILL')));
+    if (writer) {
+      cleanups.push(async () => void (await writer.stop('SIGKILL')));
+      services.push(writer);
+    }
     return {
       replay,
       redis,
@@ -201,6 +211,7 @@ describe('pipeline end to end (replay -> ingester -> Redis -> writer -> Parquet)
 
     const writer = await startWriter({ redisUrl: p.redisUrl, prefix: p.prefix, DATA_DIR: p.dataDir, BATCH_MAX_EVENTS: '2000', BATCH_MAX_AGE_MS: '300' });
     cleanups.push(async () => void (await writer.stop('SIGKILL')));
+    services.push(writer);
     await p.ingester.waitForLog('backpressure released: resuming');
     await p.replay.whenReleased(total);
     const report = await waitForStored(p.redis, keys, p.dataDir, p.sent, 180_000);

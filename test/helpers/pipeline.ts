@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { openDuckDB } from '../../services/shared/duckdb.ts';
 import { redisKeys, type RedisKeys } from '../../services/shared/redis-keys.ts';
 import { ServiceProcess } from '../../services/stack/service-process.ts';
-import { readBacklog } from '../../services/writer/stream-consumer.ts';
+import { readBacklog, type StreamBacklog } from '../../services/writer/stream-consumer.ts';
 import { compareKeys, expectedEvents, storedKeys, type IntegrityReport } from '../../loadtest/lib/integrity.ts';
 
 export const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -116,10 +116,11 @@ export async function waitForStored(
   timeoutMs = 120_000,
 ): Promise<IntegrityReport> {
   let last: IntegrityReport | undefined;
+  let backlog: StreamBacklog | undefined;
   try {
     return await waitUntil(
       async () => {
-        const backlog = await readBacklog(redis, keys);
+        backlog = await readBacklog(redis, keys);
         if (backlog.pending > 0 || backlog.undelivered !== 0) return undefined;
         last = await checkIntegrity(dataDir, sentFrames());
         return last.missing === 0 ? last : undefined;
@@ -129,7 +130,7 @@ export async function waitForStored(
       500,
     );
   } catch (error) {
-    throw new Error(`${(error as Error).message}; last check: ${JSON.stringify(last)}`, { cause: error });
+    throw new Error(`${(error as Error).message}; last backlog: ${JSON.stringify(backlog)}; last check: ${JSON.stringify(last)}`, { cause: error });
   }
 }
 
