@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { mixinConfig, type MixinConfig } from '../telemetry/mixin-config.ts';
-import { GROUP_ORDERS, renderUnitTests, unitTests } from './tests/index.ts';
+import { GROUP_ORDERS, groupEvalOrder, renderUnitTests, unitTests } from './tests/index.ts';
 
 const exec = promisify(execFile);
 
@@ -36,19 +36,27 @@ export function checkRules(ruleFiles: string[]): Promise<ToolResult> {
 
 /**
  * Writes every component's unit tests (loading `<rulesDir>/<component>.yml`) and runs
- * them, once with each order of rule-group evaluation (see GroupOrder).
+ * them, once with each order of rule-group evaluation where the order can matter (see
+ * GroupOrder), two promtool processes at a time.
  */
 export async function testRules(rulesDir: string, config: MixinConfig = mixinConfig): Promise<ToolResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'bpe-promtool-'));
   try {
-    const results: ToolResult[] = [];
+    const files: string[] = [];
     for (const tests of unitTests(config)) {
-      for (const order of GROUP_ORDERS) {
+      const orders = new Map(GROUP_ORDERS.map((order) => [groupEvalOrder(tests.component, order, config).join(), order]));
+      for (const order of orders.values()) {
         const file = join(dir, `${tests.component}.${order}.test.yml`);
         await writeFile(file, renderUnitTests(tests, rulesDir, order, config));
-        results.push(await run('promtool', ['test', 'rules', file]));
+        files.push(file);
       }
     }
+    const results: ToolResult[] = new Array<ToolResult>(files.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < files.length; i = next++) results[i] = await run('promtool', ['test', 'rules', files[i]!]);
+    };
+    await Promise.all([worker(), worker()]);
     return results;
   } finally {
     await rm(dir, { recursive: true, force: true });
