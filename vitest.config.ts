@@ -8,16 +8,18 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * timings when it has them; a fresh clone has none).
  */
 const SLOWEST_FIRST = [
-  'test/pipeline-e2e.test.ts',
-  'test/term-index.test.ts',
   'test/monitoring-e2e.test.ts',
+  'test/term-index.test.ts',
+  'test/pipeline-e2e.test.ts',
   'test/writer-recovery.test.ts',
+  'test/deploy-backup-retention.test.ts',
   'test/deploy-ssh.test.ts',
-  'test/loadtest-pipeline.test.ts',
-  'test/backup-runbook.test.ts',
-  'test/loadtest-api.test.ts',
-  'test/deploy-backup.test.ts',
   'test/api.test.ts',
+  'test/backup-runbook.test.ts',
+  'test/loadtest-pipeline.test.ts',
+  'test/loadtest-api.test.ts',
+  'test/hostile.test.ts',
+  'test/deploy-backup.test.ts',
 ];
 
 class SlowestFirst extends BaseSequencer {

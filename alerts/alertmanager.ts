@@ -81,7 +81,8 @@ export function inhibitions(config: MixinConfig): { source: string; targets: str
       equal: [env],
     },
     { source: `${p}WriterDown`, targets: [`${p}DataStale`, `${p}BufferBacklogGrowing`], equal: [env] },
-    { source: `${p}ApiDown`, targets: [`${p}ApiErrorBudgetBurn`, `${p}ApiLatencyBudgetBurn`], equal: [env] },
+    // The public probe of the API fails while the API is down: one page, for the cause.
+    { source: `${p}ApiDown`, targets: [`${p}ApiErrorBudgetBurn`, `${p}ApiLatencyBudgetBurn`, `${p}PublicEndpointDown`], equal: [env] },
     // A service's own "down" alert says more than the generic one.
     { source: `${p}(IngesterDown|WriterDown|ApiDown)`, targets: [`${p}TargetDown`], equal: [env, 'job'] },
   ];
@@ -97,7 +98,7 @@ export function alertmanagerConfig(config: MixinConfig): Record<string, unknown>
       group_interval: a.groupInterval,
       repeat_interval: a.repeatInterval,
       routes: [
-        { receiver: 'pager', matchers: ['severity="critical"'] },
+        { receiver: 'pager', matchers: ['severity="critical"'], group_wait: a.pagerGroupWait },
         { receiver: 'chat', matchers: ['severity="warning"'] },
       ],
     },

@@ -1,4 +1,6 @@
-// Edge alerts: the public HTTPS endpoint probed by the blackbox exporter.
+// Edge alerts: the public HTTPS endpoints (the API's /healthz, Grafana's /api/health)
+// probed from the outside by the blackbox exporter, through DNS, the firewall, TLS and
+// Caddy to the service behind: the way researchers reach the API.
 
 import type { MixinConfig } from '../telemetry/mixin-config.ts';
 import { promql, series, type AlertRule, type Component } from './lib.ts';
@@ -19,13 +21,25 @@ export function edgeAlerts(config: MixinConfig): Component {
         'Caddy renews 30 days before expiry: renewal has been failing.',
     },
   });
+  const down: AlertRule = {
+    alert: `${p}PublicEndpointDown`,
+    expr: `${series('probe_success', config.selectors.blackbox)} == 0`,
+    for: t.publicEndpointDownFor,
+    labels: { severity: 'critical', service: 'edge' },
+    annotations: {
+      summary: 'The public HTTPS endpoint fails from the outside: researchers cannot reach it.',
+      description:
+        `The blackbox probe of {{ $labels.instance }} has failed for ${t.publicEndpointDownFor}: ` +
+        'DNS, the firewall, the TLS certificate, Caddy or the service behind it.',
+    },
+  };
   return {
     name: 'edge',
     dashboard: 'host',
     groups: [
       {
         name: 'bpe-edge',
-        rules: [expiring('warning', t.certificateWarningDays), expiring('critical', t.certificateCriticalDays)],
+        rules: [down, expiring('warning', t.certificateWarningDays), expiring('critical', t.certificateCriticalDays)],
       },
     ],
   };

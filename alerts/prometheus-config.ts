@@ -4,6 +4,9 @@
 
 import type { MixinConfig } from '../telemetry/mixin-config.ts';
 
+/** The blackbox exporter's module the public probes use (deploy/config/blackbox/blackbox.yml). */
+export const PUBLIC_PROBE_MODULE = 'https_2xx';
+
 export interface PrometheusTargets {
   ingester: string[];
   writer: string[];

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { mixinConfig, type MixinConfig } from '../telemetry/mixin-config.ts';
-import { GROUP_ORDERS, groupEvalOrder, renderUnitTests, unitTests } from './tests/index.ts';
+import { GROUP_ORDERS, groupEvalOrder, renderUnitTests, unitTests, type GroupOrder } from './tests/index.ts';
 
 const exec = promisify(execFile);
 
@@ -35,7 +35,7 @@ export function checkRules(ruleFiles: string[]): Promise<ToolResult> {
 }
 
 /**
- * Writes every component's unit tests (loading `<rulesDir>/<component>.yml`) and runs
+ * Writes every unit test file (loading `<rulesDir>/<component>.yml`) and runs
  * them, once with each order of rule-group evaluation where the order can matter (see
  * GroupOrder), two promtool processes at a time.
  */
@@ -44,9 +44,14 @@ export async function testRules(rulesDir: string, config: MixinConfig = mixinCon
   try {
     const files: string[] = [];
     for (const tests of unitTests(config)) {
-      const orders = new Map(GROUP_ORDERS.map((order) => [groupEvalOrder(tests.component, order, config).join(), order]));
+      // One run per distinct order: a file without recording rules has only one.
+      const orders = new Map<string, GroupOrder>();
+      for (const order of GROUP_ORDERS) {
+        const key = groupEvalOrder(tests.components, order, config).join();
+        if (!orders.has(key)) orders.set(key, order);
+      }
       for (const order of orders.values()) {
-        const file = join(dir, `${tests.component}.${order}.test.yml`);
+        const file = join(dir, `${tests.name}.${order}.test.yml`);
         await writeFile(file, renderUnitTests(tests, rulesDir, order, config));
         files.push(file);
       }

@@ -6,7 +6,7 @@ import { DEFAULT_METRICS_PORTS } from '../telemetry/start.ts';
 import { mixinConfig, type MixinConfig } from '../telemetry/mixin-config.ts';
 import { alertmanagerConfig } from './alertmanager.ts';
 import { renderRuleFiles } from './index.ts';
-import { prometheusConfig } from './prometheus-config.ts';
+import { PUBLIC_PROBE_MODULE, prometheusConfig } from './prometheus-config.ts';
 
 export const RULES_DIR = 'alerts/dist';
 export const PROMETHEUS_CONFIG = 'deploy/config/prometheus/prometheus.yml';
@@ -23,8 +23,7 @@ export function yaml(value: unknown): string {
 export function productionPrometheusConfig(config: MixinConfig = mixinConfig): Record<string, unknown> {
   return prometheusConfig(config, {
     environment: config.environment.production,
-    scrapeInterval: '15s',
-    evaluationInterval: '15s',
+    ...config.prometheus,
     // alerts/dist, mounted by deploy/compose.yaml
     ruleFiles: ['/etc/prometheus/rules/*.yml'],
     targets: {
@@ -36,7 +35,7 @@ export function productionPrometheusConfig(config: MixinConfig = mixinConfig): R
       redis: ['redis-exporter:9121'],
       node: ['node-exporter:9100'],
       extra: { grafana: ['grafana:3000'], loki: ['loki:3100'] },
-      blackbox: { exporter: 'blackbox-exporter:9115', module: 'https_2xx', targetFiles: ['/etc/prometheus/file_sd/blackbox-*.yml'] },
+      blackbox: { exporter: 'blackbox-exporter:9115', module: PUBLIC_PROBE_MODULE, targetFiles: ['/etc/prometheus/file_sd/blackbox-*.yml'] },
     },
   });
 }

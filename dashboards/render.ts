@@ -29,7 +29,8 @@ export function renderDashboardFiles(config: MixinConfig = mixinConfig): Map<str
           url: 'http://prometheus:9090',
           isDefault: true,
           editable: false,
-          jsonData: { timeInterval: '15s', httpMethod: 'POST' },
+          // The scrape interval: Grafana's $__rate_interval is at least four of it.
+          jsonData: { timeInterval: config.prometheus.scrapeInterval, httpMethod: 'POST' },
         },
         {
           name: 'Loki',

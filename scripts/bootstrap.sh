@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 #   redis-server            the buffer (tests also start their own, for crashes and restarts)
 #   prometheus, promtool    local monitoring and `promtool check/test rules`
 #   prometheus-alertmanager alert routing (with amtool)
+#   prometheus-blackbox-exporter  the public probe (monitoring tests, its config checked)
 #   caddy                   TLS reverse proxy (tests use its internal CA on loopback)
 #   sshd, restic, docker-compose  deploy tests: a loopback SSH host, real backups, compose validation
 #   sqlite3, curl           backup tests (a Grafana-like SQLite file) and the deploy health gate on the test host
@@ -19,6 +20,7 @@ DEBIAN_PACKAGES=(
   promtool:prometheus
   prometheus-alertmanager:prometheus-alertmanager
   amtool:prometheus-alertmanager
+  prometheus-blackbox-exporter:prometheus-blackbox-exporter
   caddy:caddy
   /usr/sbin/sshd:openssh-server
   restic:restic

@@ -53,6 +53,13 @@ export interface MixinConfig {
     /** Filesystems that count for "disk filling up": real disks, not tmpfs/overlay. */
     filesystem: string;
   };
+  /**
+   * How often Prometheus scrapes every target and evaluates the rules. With serviceDownFor
+   * and the pager's group wait they set how fast a dead service pages: at worst one scrape
+   * interval until a scrape fails, one evaluation interval until the rule sees it, then
+   * `for`, then the group wait (see pageWithinSeconds).
+   */
+  prometheus: { scrapeInterval: string; evaluationInterval: string };
   /** How long a service's /metrics may be unreachable before "<service> down" fires. */
   serviceDownFor: string;
   /** How long any scrape target may be down before the generic "target down" fires. */
@@ -92,6 +99,8 @@ export interface MixinConfig {
     backupMaxAgeHours: number;
     backupMissingFor: string;
     /** Caddy renews 30 days before expiry: a certificate this close to it was not renewed. */
+    /** How long the public probe may fail before the endpoint counts as down (three probes, as for a service). */
+    publicEndpointDownFor: string;
     certificateWarningDays: number;
     certificateCriticalDays: number;
     /** Auth failures per second (5-minute rate) that count as a spike, and the factor over the 1-day baseline. */
@@ -140,7 +149,10 @@ export interface MixinConfig {
   };
   alerting: {
     groupBy: readonly string[];
+    /** How long a new group of warnings waits for more alerts before the first notification. */
     groupWait: string;
+    /** The same for pages (critical): short, so that a dead service pages within a minute. */
+    pagerGroupWait: string;
     groupInterval: string;
     repeatInterval: string;
     /** critical -> pager, warning -> chat. */
@@ -190,7 +202,10 @@ export const mixinConfig: MixinConfig = {
     blackbox: `job="${jobs.blackbox}"`,
     filesystem: 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|fuse.*", mountpoint!~"/(run|proc|sys|dev)(/.*)?"',
   },
-  serviceDownFor: '2m',
+  prometheus: { scrapeInterval: '10s', evaluationInterval: '10s' },
+  // Three failed scrapes in a row: a restart (a deploy, a crash the container restarts)
+  // takes a few seconds and does not page.
+  serviceDownFor: '30s',
   targetDownFor: '10m',
   thresholds: {
     eventsPerDayTarget: 8_100_000,
@@ -217,6 +232,7 @@ export const mixinConfig: MixinConfig = {
     diskFillingFor: '1h',
     backupMaxAgeHours: 26,
     backupMissingFor: '1h',
+    publicEndpointDownFor: '30s',
     certificateWarningDays: 20,
     certificateCriticalDays: 7,
     authFailureRatePerSecond: 1,
@@ -243,6 +259,7 @@ export const mixinConfig: MixinConfig = {
   alerting: {
     groupBy: ['alertname', 'service'],
     groupWait: '30s',
+    pagerGroupWait: '5s',
     groupInterval: '5m',
     repeatInterval: '4h',
     // Placeholders for the operator's addresses; the secrets are files Alertmanager reads
@@ -313,6 +330,25 @@ export function validateConfig(config: MixinConfig): void {
     if (!(target > 0 && target < 1)) throw new Error(`slo.${key} must be between 0 and 1 (exclusive), got ${target}`);
   }
   if (!config.urls.runbookPath.endsWith('/')) throw new Error(`urls.runbookPath must end with "/", got ${config.urls.runbookPath}`);
+}
+
+/** A Prometheus duration ("10s", "1m30s", "2h") in seconds. */
+export function durationSeconds(text: string): number {
+  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+  const parts = [...text.matchAll(/(\d+)(ms|s|m|h|d|w)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) throw new Error(`not a Prometheus duration: ${text}`);
+  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * units[unit!]!, 0);
+}
+
+/**
+ * The longest a dead service can take to page with this configuration: the next scrape
+ * fails at most one scrape interval after the death, the rule sees it at most one
+ * evaluation interval later, fires `serviceDownFor` after that, and Alertmanager waits
+ * the pager's group wait before the first notification.
+ */
+export function pageWithinSeconds(config: MixinConfig): number {
+  const { scrapeInterval, evaluationInterval } = config.prometheus;
+  return [scrapeInterval, evaluationInterval, config.serviceDownFor, config.alerting.pagerGroupWait].map(durationSeconds).reduce((a, b) => a + b, 0);
 }
 
 validateConfig(mixinConfig);

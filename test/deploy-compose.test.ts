@@ -214,9 +214,12 @@ describe('deploy/compose.yaml and the files it mounts', () => {
     for (const name of referenced) expect(REQUIRED_SECRETS as readonly string[], name).toContain(name);
   });
 
-  it('mounts placeholder configs that promtool, amtool and caddy accept', async () => {
+  it('mounts configs that promtool, amtool, the blackbox exporter and caddy accept', async () => {
     await run('promtool', ['check', 'config', 'deploy/config/prometheus/prometheus.yml'], { cwd: REPO_ROOT });
     await run('amtool', ['check-config', 'deploy/config/alertmanager/alertmanager.yml'], { cwd: REPO_ROOT });
+    const blackbox = await run('prometheus-blackbox-exporter', ['--config.check', '--config.file=deploy/config/blackbox/blackbox.yml'], { cwd: REPO_ROOT });
+    expect(blackbox.stderr).toContain('Config file is ok');
+    expect(blackbox.stderr, 'no deprecated setting').not.toContain('level=warn');
     await run('caddy', ['validate', '--config', 'deploy/config/caddy/Caddyfile', '--adapter', 'caddyfile'], {
       cwd: REPO_ROOT,
       env: { ...process.env, BPE_DOMAIN: 'bpe.example.org', XDG_DATA_HOME: join(dir, 'xdg-data'), XDG_CONFIG_HOME: join(dir, 'xdg-config') },

@@ -19,13 +19,9 @@ export function apiTests(t = new AlertTests()): UnitTests {
   // is m minutes plus that interval: expectations hold whichever group goes first.
   const late = (m: number) => minutes(m + 1);
   return {
-    component: 'api',
+    name: 'api',
+    components: ['api'],
     groups: [
-      t.group('api down: fires after `for`', '1m', [{ series: s('up', target), values: '1 1 0x15' }], [
-        t.quiet('ApiDown', '1m'),
-        t.boundary('ApiDown', '2m', '1m', { labels: target, value: '0' }),
-      ]),
-      t.group('api down: quiet while it answers', '1m', [{ series: s('up', target), values: '1x15' }], [t.quiet('ApiDown', '15m')]),
       // 10 requests/s, 1 of them a 500: 9.1% errors, far over every burn rate of a 99.9% SLO.
       t.group('error budget: each window pair fires after its own `for`', '1m', [
         { series: s(count, route('/v1/search', '200')), values: '0+600x200' },

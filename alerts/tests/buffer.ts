@@ -9,7 +9,8 @@ export function bufferTests(t = new AlertTests()): UnitTests {
   const redis = { job: t.config.jobs.redis, instance: 'redis-exporter:9121', ...env };
   const at = (labels: Record<string, string>) => ({ job: labels.job!, instance: labels.instance! });
   return {
-    component: 'buffer',
+    name: 'buffer',
+    components: ['buffer'],
     groups: [
       t.group('backlog growing: fires when over the threshold and still growing', '1m', [
         { series: s(metric('bufferUndelivered'), writer), values: '0+10000x40' },

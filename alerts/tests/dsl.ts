@@ -37,8 +37,10 @@ export interface TestGroup {
 }
 
 export interface UnitTests {
-  /** The component whose rule file (alerts/dist/<component>.yml) the tests load. */
-  component: string;
+  /** The test file's name: its component's, or what it tests across components. */
+  name: string;
+  /** The components whose rule files (alerts/dist/<component>.yml) the tests load. */
+  components: string[];
   evaluationInterval?: string;
   groups: TestGroup[];
 }

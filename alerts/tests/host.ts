@@ -9,7 +9,8 @@ export function hostTests(t = new AlertTests()): UnitTests {
   const noName = { ...fs };
   const backup = t.config.externalMetrics.backupLastSuccess;
   return {
-    component: 'host',
+    name: 'host',
+    components: ['host'],
     evaluationInterval: '1m',
     groups: [
       t.group('disk: 30% free and falling fires the 24-hour forecast (warning)', '1m', [

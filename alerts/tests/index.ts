@@ -13,11 +13,12 @@ import { hostTests } from './host.ts';
 import { ingesterTests } from './ingester.ts';
 import { metaTests } from './meta.ts';
 import { securityTests } from './security.ts';
+import { serviceDownTests } from './service-down.ts';
 import { writerTests } from './writer.ts';
 
 export function unitTests(config: MixinConfig = mixinConfig): UnitTests[] {
   const t = new AlertTests(config);
-  return [ingesterTests(t), bufferTests(t), writerTests(t), apiTests(t), hostTests(t), edgeTests(t), securityTests(t), metaTests(t)];
+  return [serviceDownTests(t), ingesterTests(t), bufferTests(t), writerTests(t), apiTests(t), hostTests(t), edgeTests(t), securityTests(t), metaTests(t)];
 }
 
 /**
@@ -32,21 +33,25 @@ export function unitTests(config: MixinConfig = mixinConfig): UnitTests[] {
 export type GroupOrder = 'recording-first' | 'recording-last';
 export const GROUP_ORDERS: readonly GroupOrder[] = ['recording-first', 'recording-last'];
 
-export function groupEvalOrder(component: string, order: GroupOrder, config: MixinConfig = mixinConfig): string[] {
-  const groups = components(config).find((c) => c.name === component)?.groups;
-  if (!groups) throw new Error(`no alert component named ${component}`);
+export function groupEvalOrder(names: readonly string[], order: GroupOrder, config: MixinConfig = mixinConfig): string[] {
+  const all = components(config);
+  const groups = names.flatMap((name) => {
+    const component = all.find((c) => c.name === name);
+    if (!component) throw new Error(`no alert component named ${name}`);
+    return component.groups;
+  });
   const recording = groups.filter((g) => !g.rules.every(isAlert)).map((g) => g.name);
   const alerting = groups.filter((g) => g.rules.every(isAlert)).map((g) => g.name);
   return order === 'recording-first' ? [...recording, ...alerting] : [...alerting, ...recording];
 }
 
-/** The promtool test file of a component; `rulesDir` is where its rule file is. */
+/** A promtool test file; `rulesDir` is where the rule files are. */
 export function renderUnitTests(tests: UnitTests, rulesDir: string, order: GroupOrder = 'recording-first', config: MixinConfig = mixinConfig): string {
   return stringify(
     {
-      rule_files: [`${rulesDir}/${tests.component}.yml`],
+      rule_files: tests.components.map((c) => `${rulesDir}/${c}.yml`),
       evaluation_interval: tests.evaluationInterval ?? '1m',
-      group_eval_order: groupEvalOrder(tests.component, order, config),
+      group_eval_order: groupEvalOrder(tests.components, order, config),
       tests: tests.groups,
     },
     { lineWidth: 0, aliasDuplicateObjects: false },

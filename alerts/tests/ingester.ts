@@ -8,18 +8,9 @@ export function ingesterTests(t = new AlertTests()): UnitTests {
   const target = { job: t.config.jobs.ingester, instance: 'ingester:9464', ...env };
   const alertLabels = { job: target.job, instance: target.instance };
   return {
-    component: 'ingester',
+    name: 'ingester',
+    components: ['ingester'],
     groups: [
-      t.group('ingester down: fires after `for`, stays quiet while it answers', '1m', [
-        { series: s('up', target), values: '1 1 0x15' },
-        { series: s('up', { ...target, job: 'writer', instance: 'writer:9465' }), values: '1x20' },
-      ], [
-        t.quiet('IngesterDown', '1m'),
-        t.boundary('IngesterDown', '2m', '1m', { labels: target, value: '0' }),
-      ]),
-      t.group('ingester down: fires when the job has no target at all', '1m', [
-        { series: s('up', { ...target, job: 'writer', instance: 'writer:9465' }), values: '1x20' },
-      ], [t.boundary('IngesterDown', '0m', '1m', { labels: { job: target.job }, value: '1' })]),
       t.group('jetstream disconnected: fires unless deliberately paused', '1m', [
         { series: s(metric('ingesterConnected'), target), values: '1 1 0x15' },
         { series: s(metric('ingesterPaused'), target), values: '0x17' },

@@ -6,7 +6,8 @@ export function metaTests(t = new AlertTests()): UnitTests {
   const env = t.externalLabels;
   const grafana = { job: 'grafana', instance: 'grafana:3000', ...env };
   return {
-    component: 'meta',
+    name: 'meta',
+    components: ['meta'],
     groups: [
       t.group('target down: any job, after `for`', '1m', [
         { series: s('up', grafana), values: '0x20' },

@@ -9,7 +9,8 @@ export function securityTests(t = new AlertTests()): UnitTests {
   const failures = s(metric('apiAuthFailures'), { ...api, reason: 'unknown' });
   const exported = s(metric('apiExportBytes'), { ...api, format: 'ndjson' });
   return {
-    component: 'security',
+    name: 'security',
+    components: ['security'],
     groups: [
       // A quiet day, then 2 failures/s.
       t.group('auth failures: a spike over the floor and the daily baseline fires', '1m', [

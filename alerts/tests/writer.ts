@@ -8,16 +8,9 @@ export function writerTests(t = new AlertTests()): UnitTests {
   const target = { job: t.config.jobs.writer, instance: 'writer:9465', ...env };
   const alertLabels = { job: target.job, instance: target.instance };
   return {
-    component: 'writer',
+    name: 'writer',
+    components: ['writer'],
     groups: [
-      t.group('writer down: fires after `for`', '1m', [{ series: s('up', target), values: '1 1 0x15' }], [
-        t.quiet('WriterDown', '1m'),
-        t.boundary('WriterDown', '2m', '1m', { labels: target, value: '0' }),
-      ]),
-      t.group('writer down: fires when the job has no target at all', '1m', [
-        { series: s('up', { ...target, job: 'api', instance: 'api:9466' }), values: '1x10' },
-      ], [t.boundary('WriterDown', '0m', '1m', { labels: { job: target.job }, value: '1' })]),
-      t.group('writer down: quiet while it answers', '1m', [{ series: s('up', target), values: '1x15' }], [t.quiet('WriterDown', '15m')]),
       t.group('batches failing: fires after 10 minutes of failures', '1m', [
         { series: s(metric('writerBatches'), { ...target, outcome: 'failed' }), values: '0+1x30' },
         { series: s(metric('writerBatches'), { ...target, outcome: 'ok' }), values: '0+5x30' },

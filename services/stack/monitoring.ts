@@ -9,19 +9,24 @@
 //
 // The rules and configurations come from the same functions as the committed
 // production files (alerts/), with local URLs and receivers, and whatever
-// overrides the caller passes (the test shortens `for:` durations).
+// overrides the caller passes (the local stack shortens Alertmanager's group waits;
+// the end-to-end test changes nothing but addresses).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { alertmanagerConfig } from '../../alerts/alertmanager.ts';
 import { renderRuleFiles } from '../../alerts/index.ts';
-import { prometheusConfig } from '../../alerts/prometheus-config.ts';
+import { PUBLIC_PROBE_MODULE, prometheusConfig } from '../../alerts/prometheus-config.ts';
 import { yaml } from '../../alerts/render.ts';
 import { renderRunbookSite, SITE_DIR } from '../../runbooks/site.ts';
 import { withConfig, type MixinConfig } from '../../telemetry/mixin-config.ts';
 import { freePort, waitForPort } from './redis-server.ts';
+
+/** The production configuration of the blackbox exporter. */
+const BLACKBOX_CONFIG = fileURLToPath(new URL('../../deploy/config/blackbox/blackbox.yml', import.meta.url));
 
 /** What Alertmanager's webhook receiver posts (version 4). */
 export interface WebhookNotification {
@@ -37,6 +42,12 @@ export interface MonitoringOptions {
   dir: string;
   /** host:port of each service's /metrics. */
   targets: { ingester: string[]; writer: string[]; api: string[] };
+  /**
+   * Public URLs to probe as production does: Debian's blackbox exporter with the
+   * production module (deploy/config/blackbox/blackbox.yml), trusting the system's CA
+   * roots or, for a local Caddy, the given CA file instead (SSL_CERT_FILE).
+   */
+  probes?: { urls: string[]; trustedCaFile?: string };
   environment?: string;
   scrapeInterval?: string;
   evaluationInterval?: string;
@@ -51,12 +62,15 @@ export interface MonitoringOptions {
   detached?: boolean;
 }
 
+/** A notification as the local webhook received it, and when (ms since the epoch). */
+export type ReceivedNotification = WebhookNotification & { receivedAt: number };
+
 export interface Monitoring {
   prometheusUrl: string;
   alertmanagerUrl: string;
   webhookUrl: string;
   config: MixinConfig;
-  notifications: WebhookNotification[];
+  notifications: ReceivedNotification[];
   /** Exits of Prometheus and Alertmanager (for a supervisor to notice). */
   exited: Promise<string>;
   stop: () => Promise<void>;
@@ -85,8 +99,8 @@ async function waitReady(url: string, what: string, child: ChildProcess, output:
   }
 }
 
-function launch(command: string, args: string[], detached: boolean): { child: ChildProcess; output: string[] } {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached });
+function launch(command: string, args: string[], detached: boolean, env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; output: string[] } {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached, env });
   const output: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
     stream.on('data', (chunk: Buffer) => {
@@ -172,11 +186,16 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     },
   });
 
-  const notifications: WebhookNotification[] = [];
+  const notifications: ReceivedNotification[] = [];
   const webhook = await startWebhook(webhookPort, (n) => {
-    notifications.push(n);
+    notifications.push({ ...n, receivedAt: Date.now() });
     options.onNotification?.(n);
   });
+
+  await mkdir(dir, { recursive: true });
+  const blackboxPort = options.probes ? await freePort() : 0;
+  const probeTargets = join(dir, 'blackbox-targets.yml');
+  if (options.probes) await writeFile(probeTargets, yaml([{ targets: options.probes.urls, labels: { probe: 'public' } }]));
 
   const rulesDir = join(dir, 'rules');
   await mkdir(rulesDir, { recursive: true });
@@ -187,13 +206,14 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     yaml(
       prometheusConfig(config, {
         environment,
-        scrapeInterval: options.scrapeInterval ?? '5s',
-        evaluationInterval: options.evaluationInterval ?? '5s',
+        scrapeInterval: options.scrapeInterval ?? config.prometheus.scrapeInterval,
+        evaluationInterval: options.evaluationInterval ?? config.prometheus.evaluationInterval,
         ruleFiles: [join(rulesDir, '*.yml')],
         targets: {
           prometheus: [`127.0.0.1:${prometheusPort}`],
           alertmanager: [`127.0.0.1:${alertmanagerPort}`],
           ...options.targets,
+          ...(options.probes ? { blackbox: { exporter: `127.0.0.1:${blackboxPort}`, module: PUBLIC_PROBE_MODULE, targetFiles: [probeTargets] } } : {}),
         },
       }),
     ),
@@ -221,8 +241,14 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     ],
     detached,
   );
+  const blackbox = options.probes
+    ? launch('prometheus-blackbox-exporter', [`--config.file=${BLACKBOX_CONFIG}`, `--web.listen-address=127.0.0.1:${blackboxPort}`], detached, {
+        ...process.env,
+        ...(options.probes.trustedCaFile ? { SSL_CERT_FILE: options.probes.trustedCaFile } : {}),
+      })
+    : undefined;
   const stop = async () => {
-    await Promise.all([stopChild(prometheus.child), stopChild(alertmanager.child)]);
+    await Promise.all([stopChild(prometheus.child), stopChild(alertmanager.child), ...(blackbox ? [stopChild(blackbox.child)] : [])]);
     await new Promise<void>((resolve) => {
       webhook.closeAllConnections();
       webhook.close(() => resolve());
@@ -232,6 +258,7 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     await waitForPort(alertmanagerPort, '127.0.0.1', 30_000).catch(() => undefined);
     await waitReady(`${alertmanagerUrl}/-/ready`, 'alertmanager', alertmanager.child, alertmanager.output);
     await waitReady(`${prometheusUrl}/-/ready`, 'prometheus', prometheus.child, prometheus.output);
+    if (blackbox) await waitReady(`http://127.0.0.1:${blackboxPort}/-/healthy`, 'blackbox exporter', blackbox.child, blackbox.output);
   } catch (error) {
     await stop();
     throw error;
