@@ -5,6 +5,8 @@
 // JavaScript, see deploy/Dockerfile) started for real without tsx.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, readFile, rm, symlink, writeFile, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +18,8 @@ import { tempDir, waitUntil } from './helpers/pipeline.ts';
 import { loadIngesterConfig } from '../services/ingester/config.ts';
 import { loadWriterConfig } from '../services/writer/config.ts';
 import { loadApiConfig } from '../services/api/config.ts';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULTS as LOKI_TRANSPORT } from '../telemetry/loki-transport.mjs';
 
 const run = promisify(execFile);
 
@@ -42,6 +46,69 @@ function parseComposeDuration(text: string): number {
   if (parts.map((p) => p[0]).join('') !== text) throw new Error(`not a Compose duration: ${text}`);
   return parts.reduce((sum, [, n, unit]) => sum + Number(n) * units[unit!]!, 0);
 }
+
+/** A Loki/Prometheus duration ("2160h", "1w", "90d", "30m") in hours. */
+function durationHours(text: string): number {
+  const units: Record<string, number> = { w: 168, d: 24, h: 1, m: 1 / 60, s: 1 / 3600 };
+  const parts = [...text.matchAll(/(\d+)(w|d|h|m|s)/g)];
+  if (parts.map((p) => p[0]).join('') !== text) throw new Error(`not a duration: ${text}`);
+  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * units[unit!]!, 0);
+}
+
+/** A Loki size ("2MB", "256KB": powers of 1024, as Loki's flagext.ByteSize reads them) in bytes. */
+function bytes(text: string): number {
+  const match = /^(\d+)(B|KB|MB|GB)$/.exec(text);
+  if (!match) throw new Error(`not a size: ${text}`);
+  return Number(match[1]) * { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[match[2] as 'B' | 'KB' | 'MB' | 'GB'];
+}
+
+interface LokiConfig {
+  auth_enabled: boolean;
+  server: { http_listen_port: number };
+  common: { path_prefix: string; replication_factor: number; ring: { kvstore: { store: string } }; storage: { filesystem: { chunks_directory: string; rules_directory: string } } };
+  schema_config: { configs: { store: string; object_store: string; schema: string; index: { period: string } }[] };
+  storage_config: { tsdb_shipper: { active_index_directory: string; cache_location: string } };
+  ingester: { wal: { dir: string } };
+  compactor: { working_directory: string; retention_enabled: boolean; delete_request_store: string };
+  limits_config: {
+    retention_period: string;
+    max_query_lookback: string;
+    ingestion_rate_mb: number;
+    ingestion_burst_size_mb: number;
+    per_stream_rate_limit: string;
+    per_stream_rate_limit_burst: string;
+    unordered_writes: boolean;
+    reject_old_samples: boolean;
+    reject_old_samples_max_age: string;
+    max_line_size_truncate: boolean;
+  };
+}
+
+/**
+ * The fields of each block of loki.yml that this project uses, as Loki 3.x's configuration
+ * reference names them (a subset of each block: a new field goes here after checking it
+ * there). Blocks not listed are not checked.
+ */
+const LOKI_DOCUMENTED_FIELDS: Record<string, string[]> = {
+  '': ['target', 'auth_enabled', 'server', 'distributor', 'querier', 'query_range', 'ruler', 'ingester_client', 'ingester', 'pattern_ingester', 'index_gateway', 'storage_config', 'chunk_store_config', 'schema_config', 'compactor', 'limits_config', 'frontend_worker', 'frontend', 'query_scheduler', 'table_manager', 'memberlist', 'runtime_config', 'tracing', 'analytics', 'common'],
+  server: ['http_listen_address', 'http_listen_port', 'grpc_listen_address', 'grpc_listen_port', 'log_level', 'log_format', 'graceful_shutdown_timeout', 'http_server_read_timeout', 'http_server_write_timeout', 'http_server_idle_timeout', 'grpc_server_max_recv_msg_size', 'grpc_server_max_send_msg_size'],
+  common: ['path_prefix', 'storage', 'persist_tokens', 'replication_factor', 'ring', 'instance_interface_names', 'instance_addr', 'compactor_address', 'compactor_grpc_address'],
+  'common.storage': ['filesystem', 's3', 'gcs', 'azure', 'swift', 'bos', 'cos', 'hedging'],
+  'common.storage.filesystem': ['chunks_directory', 'rules_directory'],
+  storage_config: ['tsdb_shipper', 'boltdb_shipper', 'filesystem', 'aws', 'gcs', 'azure', 'bos', 'swift', 'cos', 'named_stores', 'index_queries_cache_config'],
+  'storage_config.tsdb_shipper': ['active_index_directory', 'cache_location', 'cache_ttl', 'resync_interval', 'query_ready_num_days', 'index_gateway_client'],
+  ingester: ['lifecycler', 'concurrent_flushes', 'flush_check_period', 'flush_op_timeout', 'chunk_retain_period', 'chunk_idle_period', 'chunk_block_size', 'chunk_target_size', 'chunk_encoding', 'max_chunk_age', 'autoforget_unhealthy', 'wal', 'index_shards'],
+  'ingester.wal': ['enabled', 'dir', 'checkpoint_duration', 'flush_on_shutdown', 'replay_memory_ceiling'],
+  compactor: ['working_directory', 'compaction_interval', 'apply_retention_interval', 'retention_enabled', 'retention_delete_delay', 'retention_delete_worker_count', 'retention_table_timeout', 'delete_request_store', 'delete_request_store_key_prefix', 'delete_batch_size', 'delete_request_cancel_period', 'delete_max_interval', 'max_compaction_parallelism', 'upload_parallelism', 'compactor_ring'],
+  limits_config: [
+    'ingestion_rate_strategy', 'ingestion_rate_mb', 'ingestion_burst_size_mb', 'max_label_name_length', 'max_label_value_length', 'max_label_names_per_series',
+    'reject_old_samples', 'reject_old_samples_max_age', 'creation_grace_period', 'max_line_size', 'max_line_size_truncate', 'increment_duplicate_timestamp',
+    'max_streams_per_user', 'max_global_streams_per_user', 'unordered_writes', 'per_stream_rate_limit', 'per_stream_rate_limit_burst',
+    'max_query_lookback', 'max_query_length', 'max_query_series', 'max_entries_limit_per_query', 'query_timeout', 'split_queries_by_interval',
+    'retention_period', 'retention_stream', 'allow_structured_metadata', 'volume_enabled',
+  ],
+  analytics: ['reporting_enabled', 'usage_stats_url'],
+};
 
 interface ComposeConfig {
   services: Record<string, ComposeService>;
@@ -208,6 +275,76 @@ describe('deploy/compose.yaml and the files it mounts', () => {
     }
   });
 
+  it('ships the logs of every container that runs our code to Loki: LOKI_URL names the loki service, on a network each shares with it', async () => {
+    // Our code runs in the app image; every service of it logs through services/shared/logger.ts.
+    const ours = Object.entries(config.services).filter(([, s]) => s.image?.startsWith('bpe-app:'));
+    expect(ours.map(([name]) => name).sort()).toEqual(['api', 'ingester', 'writer']);
+    const lokiYml = parseYaml(await readFile(join(REPO_ROOT, 'deploy/config/loki/loki.yml'), 'utf8')) as { server: { http_listen_port: number } };
+    const lokiNetworks = Object.keys(config.services.loki!.networks ?? {});
+    for (const [name, service] of ours) {
+      const url = new URL(service.environment?.LOKI_URL ?? '', 'unset:/');
+      expect(`${url.protocol}//${url.host}`, `${name}: LOKI_URL`).toBe(`http://loki:${lokiYml.server.http_listen_port}`);
+      expect(Object.keys(service.networks ?? {}).filter((n) => lokiNetworks.includes(n)), `${name} shares a network with loki`).not.toEqual([]);
+    }
+  });
+
+  it('mounts a production Loki configuration, checked against Loki 3.3\'s documented fields (no Loki binary runs here): 90-day retention by the compactor, storage on the loki volume, TSDB v13, limits for our volume', async () => {
+    const text = await readFile(join(REPO_ROOT, 'deploy/config/loki/loki.yml'), 'utf8');
+    expect(text).not.toMatch(/placeholder/i);
+    const loki = parseYaml(text) as LokiConfig;
+    // Loki refuses a file with an unknown field: every one used here is in its configuration
+    // reference (grafana/loki docs/sources/shared/configuration.md, 3.x).
+    for (const [path, keys] of Object.entries(LOKI_DOCUMENTED_FIELDS)) {
+      const block = path === '' ? loki : (path.split('.').reduce<unknown>((at, key) => (at as Record<string, unknown> | undefined)?.[key], loki) as Record<string, unknown> | undefined);
+      for (const key of Object.keys(block ?? {})) expect(keys, `${path || '(top level)'}.${key} is a documented Loki field`).toContain(key);
+    }
+
+    // Compose runs it from this file, with its state on the loki volume at /loki.
+    const service = config.services.loki!;
+    expect(service.image).toMatch(/^grafana\/loki:3\.3\.\d+$/);
+    expect(service.command).toEqual(['-config.file=/etc/loki/loki.yml']);
+    expect(service.volumes).toContain('./config/loki/loki.yml:/etc/loki/loki.yml:ro'.replace('./', `${REPO_ROOT}deploy/`));
+    expect(service.volumes).toContain('loki:/loki:rw');
+    const paths = [
+      loki.common.path_prefix,
+      loki.common.storage.filesystem.chunks_directory,
+      loki.common.storage.filesystem.rules_directory,
+      loki.storage_config.tsdb_shipper.active_index_directory,
+      loki.storage_config.tsdb_shipper.cache_location,
+      loki.ingester.wal.dir,
+      loki.compactor.working_directory,
+    ];
+    for (const path of paths) expect(path).toMatch(/^\/loki(\/|$)/);
+
+    // Single binary, one tenant, filesystem storage, the TSDB index with schema v13.
+    expect(loki.auth_enabled).toBe(false);
+    expect(loki.common.replication_factor).toBe(1);
+    expect(loki.common.ring.kvstore.store).toBe('inmemory');
+    expect(loki.schema_config.configs.at(-1)).toMatchObject({ store: 'tsdb', object_store: 'filesystem', schema: 'v13', index: { period: '24h' } });
+
+    // 90 days, enforced by the compactor (which needs somewhere to keep delete requests).
+    expect(durationHours(loki.limits_config.retention_period)).toBe(90 * 24);
+    expect(loki.compactor).toMatchObject({ retention_enabled: true, delete_request_store: 'filesystem' });
+    expect(durationHours(loki.limits_config.max_query_lookback)).toBeLessThanOrEqual(90 * 24);
+
+    // Limits for about 30 lines/s of about 1 KB at worst (three services and the audit copy),
+    // with headroom, and for what the transport sends (telemetry/loki-transport.mjs).
+    const expectedMbPerSecond = (30 * 1024) / 1024 ** 2;
+    const limits = loki.limits_config;
+    expect(limits.ingestion_rate_mb).toBeGreaterThanOrEqual(100 * expectedMbPerSecond);
+    // Loki: the burst "should be set at least to the maximum logs size expected in a single
+    // push request"; four transports (three services and the audit copy) may push at once.
+    expect(limits.ingestion_burst_size_mb * 1024 ** 2).toBeGreaterThanOrEqual(4 * LOKI_TRANSPORT.batchBytes);
+    expect(bytes(limits.per_stream_rate_limit_burst)).toBeGreaterThanOrEqual(LOKI_TRANSPORT.batchBytes);
+    expect(bytes(limits.per_stream_rate_limit)).toBeGreaterThanOrEqual(10 * expectedMbPerSecond * 1024 ** 2);
+    // Records held through an outage arrive late and, from several processes, out of order.
+    expect(limits.unordered_writes).toBe(true);
+    expect(limits.reject_old_samples).toBe(true);
+    expect(durationHours(limits.reject_old_samples_max_age)).toBeGreaterThanOrEqual(24);
+    // A refused line would be lost (the transport cannot retry a 400): long ones are cut instead.
+    expect(limits.max_line_size_truncate).toBe(true);
+  });
+
   it('references only secrets the deploy tool requires', async () => {
     const text = await readFile(join(REPO_ROOT, 'deploy', 'compose.yaml'), 'utf8');
     const referenced = new Set([...text.matchAll(/BPE_SECRETS_DIR[^}]*\}\/([\w.-]+)/g), ...text.matchAll(/\/secrets\/([\w.-]+)/g)].map((m) => m[1]!));
@@ -232,12 +369,14 @@ describe('deploy/compose.yaml and the files it mounts', () => {
 describe('deploy/Dockerfile and its production build', () => {
   let dir: string;
   let api: ChildProcess | undefined;
+  let lokiStandIn: Server | undefined;
 
   beforeAll(async () => {
     dir = await tempDir('image-build');
   });
   afterAll(async () => {
     api?.kill('SIGKILL');
+    await new Promise((resolve) => (lokiStandIn ? lokiStandIn.close(resolve) : resolve(undefined)));
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -269,10 +408,33 @@ describe('deploy/Dockerfile and its production build', () => {
     const manifest = await run(process.execPath, [join(out, 'deploy', 'backup', 'manifest.js'), dataDir]);
     expect(JSON.parse(manifest.stdout)).toMatchObject({ posts: { rows: 0, files: 0 } });
 
+    // With LOKI_URL, pino's worker loads the copied transport from the compiled layout: a
+    // stand-in of Loki's push API (Loki does not run here) receives the API's first lines.
+    const pushed: { stream: Record<string, string> }[] = [];
+    const loki = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        pushed.push(...(JSON.parse(body) as { streams: typeof pushed }).streams);
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => loki.listen(0, '127.0.0.1', resolve));
+    lokiStandIn = loki;
     const port = await freePort();
     api = spawn(process.execPath, ['services/api/main.js'], {
       cwd: out,
-      env: { ...process.env, API_HOST: '127.0.0.1', API_PORT: String(port), METRICS_PORT: '0', DATA_DIR: dataDir, REDIS_URL: 'redis://127.0.0.1:6379', LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        API_HOST: '127.0.0.1',
+        API_PORT: String(port),
+        METRICS_PORT: '0',
+        DATA_DIR: dataDir,
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        LOG_LEVEL: 'info',
+        LOKI_URL: `http://127.0.0.1:${(loki.address() as AddressInfo).port}`,
+        LOKI_BATCH_SECONDS: '1',
+      },
       stdio: 'ignore',
     });
     const status = await waitUntil(
@@ -285,5 +447,14 @@ describe('deploy/Dockerfile and its production build', () => {
       200,
     );
     expect(status).toBe(200);
+    await waitUntil(async () => pushed.some((p) => p.stream.service === 'api' && p.stream.level === 'info'), 'the compiled API\'s logs in the Loki stand-in', 30_000, 200);
+  });
+
+  it('the log transport, loaded as plain JavaScript by pino\'s worker, imports only Node\'s modules and production dependencies (the image has no others)', async () => {
+    const source = await readFile(join(REPO_ROOT, 'telemetry', 'loki-transport.mjs'), 'utf8');
+    const dependencies = Object.keys((JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+    const imported = [...source.matchAll(/^import\s[^;]*?\sfrom\s+'([^']+)';/gm)].map((m) => m[1]!);
+    expect(imported).toContain('pino-abstract-transport');
+    for (const name of imported.filter((n) => !n.startsWith('node:'))) expect(dependencies, name).toContain(name);
   });
 });

@@ -22,6 +22,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { logTransport, lokiTarget } from './logger.ts';
 import type { Redis } from './redis.ts';
 
 export const AUDIT_ACTIONS = ['auth_failure', 'key_created', 'key_revoked', 'key_rotated', 'export', 'admin', 'deploy'] as const;
@@ -395,16 +396,14 @@ export class DeployImporter {
 
 /** The Loki copy of the trail: its own stream, labelled audit="true" (besides service, env, level). */
 export function createAuditLokiLogger(options: { lokiUrl: string; service: string; environment: string; batchSeconds: number }): Logger {
-  const transport = pino.transport({
-    target: new URL('../../telemetry/loki-transport.mjs', import.meta.url).pathname,
-    options: {
-      host: options.lokiUrl,
+  // The services' Loki transport (services/shared/logger.ts), with the audit label; records
+  // it drops are counted with the service's other dropped log records.
+  const transport = logTransport([
+    lokiTarget({
+      lokiUrl: options.lokiUrl,
       labels: { service: options.service, env: options.environment, audit: 'true' },
-      batching: { interval: options.batchSeconds, maxBufferSize: 10_000 },
-      timeout: 5000,
-      // Refused pushes are counted with the service's other dropped log records.
-      droppedChannel: 'bpe-logs-dropped',
-    },
-  });
+      batchSeconds: options.batchSeconds,
+    }),
+  ]);
   return pino({ level: 'info', base: { service: options.service } }, transport);
 }
