@@ -357,10 +357,13 @@ describe('deploy/compose.yaml and the files it mounts', () => {
     const blackbox = await run('prometheus-blackbox-exporter', ['--config.check', '--config.file=deploy/config/blackbox/blackbox.yml'], { cwd: REPO_ROOT });
     expect(blackbox.stderr).toContain('Config file is ok');
     expect(blackbox.stderr, 'no deprecated setting').not.toContain('level=warn');
-    await run('caddy', ['validate', '--config', 'deploy/config/caddy/Caddyfile', '--adapter', 'caddyfile'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, BPE_DOMAIN: 'bpe.example.org', XDG_DATA_HOME: join(dir, 'xdg-data'), XDG_CONFIG_HOME: join(dir, 'xdg-config') },
-    });
+    // compose.yaml always sets BPE_ACME_EMAIL, empty when the deploy has none: Caddy must accept that too.
+    for (const email of [undefined, '', 'ops@example.org']) {
+      await run('caddy', ['validate', '--config', 'deploy/config/caddy/Caddyfile', '--adapter', 'caddyfile'], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, BPE_DOMAIN: 'bpe.example.org', BPE_ACME_EMAIL: email, XDG_DATA_HOME: join(dir, 'xdg-data'), XDG_CONFIG_HOME: join(dir, 'xdg-config') },
+      });
+    }
     const caddyfile = await readFile(join(REPO_ROOT, 'deploy', 'config', 'caddy', 'Caddyfile'), 'utf8');
     for (const service of ['ingester', 'writer', 'api']) expect(caddyfile).toContain(`handle /_ready/${service} {`);
   });
