@@ -60,6 +60,31 @@ describe('the Redis ACL file', () => {
   });
 });
 
+describe('the ACL and the AOF', () => {
+  it('what scripts wrote survives a restart: the AOF loader replays their transactions as the (disabled) default user', async () => {
+    // Redis checks each MULTI/EXEC it replays from the AOF against the default user's rules
+    // (redis/redis#14541): with `-@all` there, every script's effects were dropped at each
+    // restart, the ingester's cursor with them (found by test/compose-stack.test.ts).
+    const root = await tempDir('acl-aof');
+    try {
+      const redis = await startSecureRedis(root);
+      const ingester = await redis.client('ingester');
+      const cursor = '1796400000000000';
+      await ingester.eval("redis.call('SET', KEYS[1], ARGV[1]); redis.call('ZADD', KEYS[2], 1, ARGV[1]); return 1", 2, 'bpe:ingester:cursor', 'bpe:ingester:recent', cursor);
+      ingester.disconnect();
+      await redis.server.stop();
+      await redis.server.restart();
+      const admin = await redis.client('admin');
+      expect(await admin.get('bpe:ingester:cursor')).toBe(cursor);
+      expect(await admin.zscore('bpe:ingester:recent', cursor)).toBe('1');
+      expect(await readFile(join(redis.server.dir, 'redis.log'), 'utf8')).not.toMatch(/AOF-loading-client/);
+      await redis.close();
+    } finally {
+      await removeDir(root);
+    }
+  });
+});
+
 describe('every service works as its own Redis user, and nothing more', { timeout: 240_000 }, () => {
   let root: string;
   let dataDir: string;

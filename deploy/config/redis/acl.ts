@@ -40,8 +40,15 @@ export function aclUsers(prefix: string): AclUser[] {
   return [
     {
       name: 'default',
-      purpose: 'disabled: every client names its user',
-      rules: [...BASE],
+      // Off: no connection can authenticate as it (a client without credentials gets NOAUTH),
+      // so its rules grant no client anything. They are the rules of Redis's AOF loader, which
+      // replays MULTI/EXEC blocks (every Lua script's effects: the ingester's appends and
+      // cursor, the writer's commits) as the default user and re-checks EXEC against its
+      // rules: with `-@all` each of them is dropped on every restart, silently
+      // (redis/redis#14541: in 7.0 here and 7.2.x, fixed upstream after the 7.2.7 compose pins;
+      // found by test/compose-stack.test.ts).
+      purpose: 'disabled: every client names its user; all commands only for the AOF loader, which replays transactions as this user',
+      rules: ['resetkeys', 'resetchannels', '~*', '&*', '+@all'],
     },
     {
       name: 'ingester',
