@@ -8,6 +8,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * timings when it has them; a fresh clone has none).
  */
 const SLOWEST_FIRST = [
+  'test/compose-stack.test.ts',
   'test/monitoring-e2e.test.ts',
   'test/term-index.test.ts',
   'test/pipeline-e2e.test.ts',

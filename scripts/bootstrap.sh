@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 #   caddy                   TLS reverse proxy (tests use its internal CA on loopback)
 #   sshd, restic, docker-compose  deploy tests: a loopback SSH host, real backups, compose validation
 #   sqlite3, curl           backup tests (a Grafana-like SQLite file) and the deploy health gate on the test host
+#   dockerd, debootstrap    test/compose-stack.test.ts: deploy/compose.yaml run on a real engine (docker.io),
+#                           its images built from a debootstrapped Debian (deploy/testing/images.ts)
 DEBIAN_PACKAGES=(
   redis-server:redis-server
   prometheus:prometheus
@@ -27,6 +29,8 @@ DEBIAN_PACKAGES=(
   docker-compose:docker-compose
   sqlite3:sqlite3
   curl:curl
+  dockerd:docker.io
+  debootstrap:debootstrap
 )
 
 missing=()
