@@ -84,7 +84,7 @@ function encodeHostile(value: string, mode: number): string {
 const invalidUtf8 = fc.uint8Array({ minLength: 1, maxLength: 30 }).map((bytes) => [...bytes].map((b) => `%${b.toString(16).padStart(2, '0')}`).join(''));
 const oddEncodings = fc.constantFrom('%', '%%', '%zz', '%C0%AF', '%ED%A0%80', '%F4%90%80%80', '%FF%FE', '%00', '%E2%80%AE', '+%2B+', '%u0041', '%%32%35');
 
-const PARAMS = ['text', 'exact', 'username', 'lang', 'hashtag', 'has_media', 'is_reply', 'start', 'end', 'limit', 'cursor', 'format', 'interval'];
+const PARAMS = ['q', 'text', 'exact', 'username', 'lang', 'hashtag', 'has_media', 'is_reply', 'start', 'end', 'limit', 'cursor', 'format', 'csv_raw', 'interval'];
 const paramName = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...PARAMS) },
   { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype', 'text[]', 'text[0]', 'a[b][c]', 'text.length', '', '%00', 'TEXT') },
@@ -126,8 +126,10 @@ describe('hostile requests to every route', { timeout: 600_000 }, () => {
     if (response.statusCode >= 400) {
       const body = JSON.parse(response.body) as Record<string, unknown>;
       expect(Object.keys(body).sort(), context).toEqual(['error', 'message']);
-      // A 404 says which path it did not find: the client's own input, echoed in JSON.
-      const message = response.statusCode === 404 && String(body.message).startsWith('no route') ? '' : String(body.message);
+      // A 404 says which path it did not find, a refused q the token it could not use
+      // (in backticks, after the API's own words): the client's own input, echoed in JSON.
+      const raw = String(body.message);
+      const message = response.statusCode === 404 && raw.startsWith('no route') ? '' : raw.startsWith('q: ') ? raw.replace(/`[\s\S]*$/u, '') : raw;
       expect(message, context).not.toMatch(SQL_OR_STACK);
     } else {
       expect(response.body, context).not.toMatch(/at [\w.<>]+ \(.*:\d+:\d+\)|node_modules/);
@@ -184,6 +186,37 @@ describe('hostile requests to every route', { timeout: 600_000 }, () => {
         expect(got, text).toEqual(expected);
       }),
       { numRuns: Math.min(RUNS, ascii.length * 3) },
+    );
+  });
+
+  it('q (the search syntax) with hostile words and operator values: a 200, or a 400 naming the token, never a 5xx', async () => {
+    const operator = fc.constantFrom('', '', 'from:', 'mentions:', 'to:', 'lang:', 'since:', 'until:', 'domain:', 'did:', 'https:', '#', '@', '-', '"', '-"', 'x:');
+    const token = fc.tuple(operator, hostileString.map((s) => s.slice(0, 200)), fc.constantFrom('', '"', ' ', '\u3000')).map(([op, value, end]) => `${op}${value}${end}`);
+    const q = fc.array(token, { minLength: 1, maxLength: 5 }).map((tokens) => tokens.join(' ').replace(/[\uD800-\uDFFF]/g, '\uFFFD').slice(0, 1000));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('/v1/search', '/v1/export'), q, async (route, query) => {
+        const response = await send('GET', `${route}?${window}&limit=5&q=${encodeURIComponent(query)}`);
+        expect([200, 400], query).toContain(response.statusCode);
+        if (response.statusCode === 400) expect(response.json<{ message: string }>().message).toMatch(/^(q: .*`[\s\S]*`$|querystring \/q )/su);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('an injection payload as a word of q matches literally, as text= does', async () => {
+    const lower = (s: string | null) => (s ?? '').toLowerCase();
+    // Plain words only: no whitespace or quote, no leading sign or colon that q reads as an operator.
+    const words = INJECTIONS.filter((p) => /^[^\s"#@-][^\s":]*$/u.test(p) && /^[\x20-\x7e]+$/.test(p));
+    expect(words.length).toBeGreaterThan(15);
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...words), async (word) => {
+        const response = await send('GET', `/v1/search?${window}&limit=1000&q=${encodeURIComponent(word)}`);
+        expect(response.statusCode, word).toBe(200);
+        const got = response.json<{ results: { uri: string }[] }>().results.map((r) => r.uri);
+        const expected = newestFirst(fixture.posts.filter((p) => lower(p.text).includes(lower(word)))).map((p) => p.uri).slice(0, 1000);
+        expect(got, word).toEqual(expected);
+      }),
+      { numRuns: Math.min(RUNS, words.length * 2) },
     );
   });
 });

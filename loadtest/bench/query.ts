@@ -4,7 +4,8 @@
 // queries measured one client at a time: rare word (absent from the data: a scan of the whole day, the worst
 // case without the term index), rare present word (in a few posts an hour: the
 // term index finds rows in every hour), common word, author, hashtag, language, a
-// page deep in pagination, and stats. The baseline is the plain DuckDB scan every text search
+// page deep in pagination, stats, and Bluesky's search syntax (q): words with lang:,
+// a rare phrase with an exclusion, from: with since:/until:, mentions:, domain:. The baseline is the plain DuckDB scan every text search
 // would be without partition pruning and early stopping: the whole day, in the
 // same process. The last line printed is one JSON object.
 
@@ -72,6 +73,8 @@ async function main(): Promise<void> {
   });
   const api = await createApi(config, createLogger('api', 'warn'));
   const window = `start=${new Date(DAY_START_MS).toISOString()}&end=${new Date(DAY_START_MS + 86_400_000).toISOString()}`;
+  // The same day as q's since: and until: (whole UTC days).
+  const [day, nextDay] = [new Date(DAY_START_MS).toISOString().slice(0, 10), new Date(DAY_START_MS + 86_400_000).toISOString().slice(0, 10)];
   const get = async (url: string) => {
     const started = performance.now();
     const response = await api.app.inject({ method: 'GET', url });
@@ -93,6 +96,7 @@ async function main(): Promise<void> {
   );
   const authors = await pick(`SELECT author_did FROM ${all} GROUP BY author_did ORDER BY count(*) DESC LIMIT 40`);
   const tags = await pick(`SELECT tag FROM (SELECT unnest(hashtags) AS tag FROM ${all} USING SAMPLE 50000) GROUP BY tag ORDER BY count(*) DESC LIMIT 5`);
+  const mentioned = await pick(`SELECT m FROM (SELECT unnest(mentions) AS m FROM ${all} USING SAMPLE 50000) GROUP BY m ORDER BY count(*) DESC LIMIT 5`);
 
   // Baseline: the whole day scanned for a rare word with plain DuckDB.
   const baseline: number[] = [];
@@ -123,6 +127,11 @@ async function main(): Promise<void> {
       }
       return ms;
     },
+    q_words_lang: async (r) => (await get(`/v1/search?${window}&q=${encodeURIComponent(`${['the', 'and', 'my'][r % 3]!} ${['coffee', 'morning', 'people', 'today', 'love'][r % 5]!} lang:en`)}`)).ms,
+    q_phrase_exclusion: async (r) => (await get(`/v1/search?${window}&q=${encodeURIComponent(`"${present[r % present.length]!}" -the`)}`)).ms,
+    q_from_since_until: async (r) => (await get(`/v1/search?q=${encodeURIComponent(`from:${authors[(r * 11) % authors.length]!} -the since:${day} until:${nextDay}`)}`)).ms,
+    q_mentions: async (r) => (await get(`/v1/search?${window}&q=${encodeURIComponent(`mentions:${mentioned[r % mentioned.length]!}`)}`)).ms,
+    q_domain: async (r) => (await get(`/v1/search?${window}&q=${encodeURIComponent(`domain:${['youtube.com', 'github.com', 'en.wikipedia.org'][r % 3]!}`)}`)).ms,
     stats_timeseries: async () => (await get(`/v1/stats/timeseries?${window}&interval=hour`)).ms,
     stats_hashtags: async () => (await get(`/v1/stats/hashtags?${window}&limit=20`)).ms,
   };

@@ -18,16 +18,21 @@
 
 /** Every kind of question, with its share of the mix (percent) and its endpoint. */
 export const QUERY_KINDS = {
-  search_word: { weight: 24, endpoint: 'search', description: 'a common word, sometimes with a language, media or reply filter, over 1 to 24 hours' },
+  search_word: { weight: 18, endpoint: 'search', description: 'a common word, sometimes with a language, media or reply filter, over 1 to 24 hours' },
   search_phrase: { weight: 5, endpoint: 'search', description: 'a rare word or a two-word phrase, sometimes exact (case-sensitive, whole phrase)' },
-  search_filters: { weight: 12, endpoint: 'search', description: 'no text: a language with media and reply filters' },
+  search_syntax: {
+    weight: 8,
+    endpoint: 'search',
+    description: 'Bluesky\'s search syntax (q): words with lang:, a "phrase", -exclusions, #hashtags, from: with since:/until:, mentions:, domain:',
+  },
+  search_filters: { weight: 10, endpoint: 'search', description: 'no text: a language with media and reply filters' },
   search_hashtag: { weight: 10, endpoint: 'search', description: 'a popular hashtag, sometimes with a language' },
   author: { weight: 14, endpoint: 'search', description: "one author's posts over the day (by DID or handle)" },
   page: { weight: 12, endpoint: 'search', description: 'the next page of the previous search (its next_cursor)' },
   post: { weight: 4, endpoint: 'post', description: 'one post seen in earlier results' },
   stats_timeseries: { weight: 7, endpoint: 'stats', description: 'rows per table per hour or day' },
   stats_hashtags: { weight: 7, endpoint: 'stats', description: 'the most used hashtags of a window' },
-  export: { weight: 5, endpoint: 'export', description: 'CSV or NDJSON export of a hashtag, an author or a word in a language, up to 5,000 rows' },
+  export: { weight: 5, endpoint: 'export', description: 'CSV, NDJSON or Parquet export of a hashtag, an author or (q) a word in a language, up to 5,000 rows' },
 } as const;
 
 export type QueryKind = keyof typeof QUERY_KINDS;
@@ -81,6 +86,9 @@ export const RARE_TERMS: readonly string[] = [
 
 export const LANGUAGES: readonly string[] = ['en', 'ja', 'pt', 'de', 'es', 'ko', 'fr', 'ru'];
 
+/** Sites posts link to, for domain: (in real posts and in the replay generator's links). */
+export const DOMAINS: readonly string[] = ['youtube.com', 'github.com', 'en.wikipedia.org', 'theguardian.com', 'bbc.co.uk', 'substack.com'];
+
 /** Hashtags to use until the API's own list is known (discovery replaces them). */
 export const DEFAULT_HASHTAGS: readonly string[] = ['art', 'bluesky', 'booksky', 'photography', 'music'];
 
@@ -97,6 +105,8 @@ export interface MixData {
   hashtags: string[];
   /** Authors as the API accepts them: DIDs, or handles when the API knows them. */
   authors: string[];
+  /** The DID of each author named by a handle (to check mentions: answers). */
+  authorDids: Record<string, string>;
   /** did/rkey of posts, for post lookups before a session has seen any. */
   posts: string[];
 }
@@ -113,6 +123,18 @@ export interface MixRequest {
 export interface Expectation {
   start: string;
   end: string;
+  /** The q parameter asked (the search syntax); what it means is in the fields below. */
+  q?: string;
+  /** q's words: each one in the text, case-insensitively. */
+  words?: string[];
+  /** q's phrase: its words in order, whitespace between them, case-insensitively. */
+  phrase?: string;
+  /** q's exclusions: none in the text. */
+  excluded?: string[];
+  /** q's domain: a link to that host. */
+  domain?: string;
+  /** q's mentions: the DID mentioned. */
+  mentions?: string;
   text?: string;
   exact?: boolean;
   lang?: string;
@@ -121,7 +143,7 @@ export interface Expectation {
   hasMedia?: boolean;
   isReply?: boolean;
   limit?: number;
-  format?: 'csv' | 'ndjson';
+  format?: 'csv' | 'ndjson' | 'parquet';
   /** post: the URI asked for. */
   uri?: string;
   /** page: newest indexed_at allowed (the last result of the previous page). */
@@ -185,6 +207,7 @@ export function discoveryRequests(window: MixWindow): { name: 'hashtags' | 'auth
 export function mixData(window: MixWindow, answers: { name: 'hashtags' | 'authors'; body: string | undefined }[]): MixData {
   const hashtags: string[] = [];
   const authorCount: Record<string, number> = {};
+  const authorDids: Record<string, string> = {};
   const posts: string[] = [];
   for (const answer of answers) {
     if (!answer.body) continue;
@@ -200,13 +223,14 @@ export function mixData(window: MixWindow, answers: { name: 'hashtags' | 'author
       for (const post of (parsed as { results?: PostLike[] }).results ?? []) {
         const author = post.username ?? post.author_did;
         authorCount[author] = (authorCount[author] ?? 0) + 1;
+        authorDids[author] = post.author_did;
         const ref = postRef(post.uri);
         if (ref && posts.length < 200) posts.push(ref);
       }
     }
   }
   const authors = Object.keys(authorCount).sort((a, b) => authorCount[b]! - authorCount[a]!).slice(0, 100);
-  return { window, hashtags: hashtags.length > 0 ? hashtags : DEFAULT_HASHTAGS.slice(), authors, posts };
+  return { window, hashtags: hashtags.length > 0 ? hashtags : DEFAULT_HASHTAGS.slice(), authors, authorDids, posts };
 }
 
 interface PostLike {
@@ -217,6 +241,8 @@ interface PostLike {
   indexed_at: string;
   langs?: string[];
   hashtags?: string[];
+  mentions?: string[];
+  links?: string[];
   has_media?: boolean;
   is_reply?: boolean;
 }
@@ -291,6 +317,43 @@ export class MixSession {
         const term = pick(random, RARE_TERMS);
         return search(kind, { ...subWindow(random, data.window), text: term, exact: random() < 0.3 ? true : undefined });
       }
+      case 'search_syntax': {
+        // q carries every filter, since:/until: included: start and end are sent only when q has no window.
+        const w = subWindow(random, data.window);
+        const lang = pick(random, LANGUAGES);
+        const r = random();
+        const ask = (q: string, filters: Expectation, ownWindow = false) => {
+          const limit = pick(random, [20, 50, 50, 100]);
+          const path = `/v1/search?${query({ q, start: ownWindow ? undefined : filters.start, end: ownWindow ? undefined : filters.end, limit })}`;
+          return make(kind, path, { ...filters, q, limit });
+        };
+        if (r < 0.3) {
+          const [a, b] = [pick(random, WORDS[lang]!), pick(random, WORDS[lang]!)];
+          return ask(`${a} ${b} lang:${lang}`, { ...w, words: [a, b], lang });
+        }
+        if (r < 0.42) {
+          const phrase = pick(random, RARE_TERMS.filter((t) => t.indexOf(' ') > 0));
+          return ask(`"${phrase}"`, { ...w, phrase });
+        }
+        if (r < 0.6) {
+          const [a, b] = [pick(random, WORDS.en!), pick(random, WORDS.en!)];
+          return ask(`${a} -${b}`, { ...w, words: [a], excluded: a === b ? [] : [b] });
+        }
+        if (r < 0.72) {
+          const tag = pick(random, data.hashtags);
+          return ask(`#${tag} -the`, { ...w, hashtag: tag, excluded: ['the'] });
+        }
+        if (r < 0.84 && data.authors.length > 0) {
+          const author = pick(random, data.authors);
+          return ask(`from:${author} since:${w.start} until:${w.end}`, { ...w, author }, true);
+        }
+        if (r < 0.92 && data.authors.length > 0) {
+          const author = pick(random, data.authors);
+          return ask(`mentions:${author}`, { ...w, mentions: data.authorDids[author] ?? author });
+        }
+        const domain = pick(random, DOMAINS);
+        return ask(`domain:${domain}`, { ...w, domain });
+      }
       case 'search_filters': {
         const r = random();
         return search(kind, {
@@ -328,7 +391,8 @@ export class MixSession {
         return make(kind, `/v1/stats/hashtags?${query({ start: w.start, end: w.end, limit })}`, { ...w, limit });
       }
       case 'export': {
-        const format = random() < 0.6 ? 'csv' : 'ndjson';
+        const f = random();
+        const format = f < 0.5 ? 'csv' : f < 0.8 ? 'ndjson' : 'parquet';
         const limit = pick(random, [1000, 2000, 5000]);
         const r = random();
         let filters: Expectation;
@@ -336,12 +400,13 @@ export class MixSession {
         else if (r < 0.7 && data.authors.length > 0) filters = { ...data.window, author: pick(random, data.authors) };
         else {
           const lang = pick(random, LANGUAGES);
-          filters = { ...subWindow(random, data.window), text: pick(random, WORDS[lang]!), lang };
+          const word = pick(random, WORDS[lang]!);
+          filters = { ...subWindow(random, data.window), q: `${word} lang:${lang}`, words: [word], lang };
         }
         const path = `/v1/export?${query({
-          text: filters.text,
+          q: filters.q,
           username: filters.author,
-          lang: filters.lang,
+          lang: filters.q === undefined ? filters.lang : undefined,
           hashtag: filters.hashtag,
           start: filters.start,
           end: filters.end,
@@ -380,6 +445,18 @@ function parseJson(body: string): unknown {
   }
 }
 
+/** The host of a link as domain: compares it: lowercased, without "www." or a port. */
+function linkHost(link: string): string | undefined {
+  const match = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?(?:www\.)?([^/?#:]*)/.exec(link.toLowerCase());
+  return match ? match[1] : undefined;
+}
+
+/** A phrase's words in order with whitespace between them (the API also wants whole words: a looser check). */
+function hasPhrase(text: string, phrase: string): boolean {
+  const words = phrase.split(/\s+/).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(words.join('\\s+'), 'i').test(text);
+}
+
 function langMatches(langs: readonly string[] | undefined, lang: string): boolean {
   const wanted = lang.toLowerCase();
   return (langs ?? []).some((l) => l.toLowerCase() === wanted || l.toLowerCase().startsWith(`${wanted}-`));
@@ -389,10 +466,15 @@ function langMatches(langs: readonly string[] | undefined, lang: string): boolea
 export function postMatches(post: PostLike, expect: Expectation): boolean {
   const t = Date.parse(post.indexed_at);
   if (!(t >= Date.parse(expect.start) && t < Date.parse(expect.end))) return false;
+  const text = post.text ?? '';
   if (expect.text !== undefined) {
-    const text = post.text ?? '';
     if (expect.exact ? !text.includes(expect.text) : !text.toLowerCase().includes(expect.text.toLowerCase())) return false;
   }
+  for (const word of expect.words ?? []) if (!text.toLowerCase().includes(word.toLowerCase())) return false;
+  for (const word of expect.excluded ?? []) if (text.toLowerCase().includes(word.toLowerCase())) return false;
+  if (expect.phrase !== undefined && !hasPhrase(text, expect.phrase)) return false;
+  if (expect.domain !== undefined && !(post.links ?? []).some((link) => linkHost(link) === expect.domain)) return false;
+  if (expect.mentions !== undefined && (post.mentions ?? []).indexOf(expect.mentions) < 0) return false;
   if (expect.lang !== undefined && !langMatches(post.langs, expect.lang)) return false;
   if (expect.hashtag !== undefined && !(post.hashtags ?? []).some((h) => h.toLowerCase() === expect.hashtag!.toLowerCase())) return false;
   if (expect.author !== undefined) {
@@ -435,7 +517,10 @@ export function checkAnswer(request: MixRequest, status: number, body: string, h
   if (e === 'export') {
     const lines = body.split(/\r?\n/).filter((line) => line.length > 0);
     checks.push({ name: 'export: is an attachment', ok: /attachment/.test(header(headers, 'content-disposition')) });
-    if (expect.format === 'csv') {
+    if (expect.format === 'parquet') {
+      // A Parquet file starts (and ends) with its magic bytes; its rows are checked by the API's own tests.
+      checks.push({ name: 'export: a Parquet file', ok: body.slice(0, 4) === 'PAR1' && /parquet/.test(header(headers, 'content-type')) });
+    } else if (expect.format === 'csv') {
       checks.push({ name: 'export: CSV header', ok: lines[0] === EXPORT_CSV_HEADER });
       // Rows may hold quoted newlines: count rows as lines that start a record (a URI).
       const rows = lines.filter((line) => line.startsWith('at://')).length;

@@ -46,7 +46,7 @@ import { exportAudit } from './plugins/export-audit.ts';
 /** Counters the routes keep; the metrics module reads them. */
 export interface ApiStats {
   rowsReturned: Partial<Record<QueryEndpoint, number>>;
-  exportBytes: { csv: number; ndjson: number };
+  exportBytes: { csv: number; ndjson: number; parquet: number };
   rejectedValidation: number;
   authFailures: Record<'missing' | 'unknown' | 'revoked' | 'scope', number>;
   rateLimited: Record<'key' | 'ip' | 'export', number>;
@@ -56,7 +56,7 @@ export interface ApiStats {
 export function newApiStats(): ApiStats {
   return {
     rowsReturned: {},
-    exportBytes: { csv: 0, ndjson: 0 },
+    exportBytes: { csv: 0, ndjson: 0, parquet: 0 },
     rejectedValidation: 0,
     authFailures: { missing: 0, unknown: 0, revoked: 0, scope: 0 },
     rateLimited: { key: 0, ip: 0, export: 0 },

@@ -16,6 +16,18 @@ export class ApiError extends Error {
 export const badRequest = (message: string) => new ApiError(400, 'bad_request', message);
 export const notFound = (message: string) => new ApiError(404, 'not_found', message);
 
+/** Longest part of a client's q token an error message repeats. */
+const TOKEN_ECHO_MAX = 100;
+
+/**
+ * A q (search syntax) the API cannot apply: what is wrong, then the token, last and in
+ * backticks, so a client (or a test) can tell the API's words from its own input.
+ */
+export function badQuery(problem: string, token: string): ApiError {
+  const chars = Array.from(token);
+  return badRequest(`q: ${problem}: \`${chars.length > TOKEN_ECHO_MAX ? `${chars.slice(0, TOKEN_ECHO_MAX).join('')}…` : token}\``);
+}
+
 /** The query ran past its time budget and was cancelled. */
 export const queryTimeout = (timeoutMs: number) =>
   new ApiError(503, 'timeout', `the query took longer than ${timeoutMs} ms and was cancelled; narrow the time window or the filters`, { 'retry-after': '5' });

@@ -12,13 +12,16 @@
 // match (term-index.ts): hours where a word of the text appears nowhere are not
 // read, and hours where it is rare are read only at those rows. The conditions
 // below still decide every result, so the index changes what is read, never what
-// is returned.
+// is returned. Only texts a post must contain (text, q's words and phrases) go to
+// the index; q's excluded words are conditions alone.
 
 import { listValue, type DuckDBValue } from '@duckdb/node-api';
 import type { Queryable } from './query-engine.ts';
 import { sqlString, sqlStringList } from '../shared/duckdb.ts';
-import { uriSql } from '../shared/tables.ts';
+import { TABLES, uriSql } from '../shared/tables.ts';
+import { termIndexPath } from '../shared/layout.ts';
 import type { CursorPosition } from './cursor.ts';
+import type { TextTerm } from './query-syntax.ts';
 import type { HourFiles, StoreIndex } from './store-index.ts';
 import { re2Literal, searchWords, selectFiles, type FileSelection, type SearchWord } from './term-index.ts';
 
@@ -30,9 +33,17 @@ export interface PostFilters {
   /** Resolved authors; an empty list matches nothing (an unknown handle). */
   authorDids?: readonly string[];
   lang?: string;
-  hashtag?: string;
+  /** Hashtags a post must all carry (normalised). */
+  hashtags?: readonly string[];
   hasMedia?: boolean;
   isReply?: boolean;
+  /** q's words and phrases every post must contain, and those none may (query-syntax.ts). */
+  include?: readonly TextTerm[];
+  exclude?: readonly TextTerm[];
+  /** Per mentions: of q, the DIDs it names: a post must mention one DID of every list (an empty list matches nothing). */
+  mentions?: readonly (readonly string[])[];
+  /** q's domain: hosts (lowercase, without "www."): a post must link to every one. */
+  domains?: readonly string[];
 }
 
 export interface PostResult {
@@ -63,6 +74,30 @@ export interface PostResult {
 const SELECT_COLUMNS = `p.author_did, p.rkey, p.text, epoch_us(p.created_at)::DOUBLE AS created_us, p.time_us::DOUBLE AS time_us,
   p.langs, p.hashtags, p.mentions, p.links, p.labels, p.reply_root_uri, p.reply_parent_uri, p.quote_uri, p.embed_kind, p.has_media`;
 
+/** Characters of a word, for the bounds of phrases (and of the exact mode): letters, digits, underscore. */
+const NOT_WORD = '[^\\pL\\pN_]';
+
+/** Whitespace between the words of a phrase: RE2's \s is ASCII only, \p{Z} adds the Unicode spaces (no-break, ideographic). */
+const SPACES = '[\\s\\p{Z}]+';
+
+/**
+ * The RE2 pattern of a q word or phrase, case-insensitive: a word anywhere (as the
+ * text parameter matches), a phrase as whole words in order with any whitespace
+ * between them (as the exact mode bounds its phrase, but ignoring case).
+ */
+export function termPattern(term: TextTerm): string {
+  if (!term.phrase) return `(?i)${re2Literal(term.text)}`;
+  return `(?i)(^|${NOT_WORD})${term.text.split(/\s+/u).map(re2Literal).join(SPACES)}($|${NOT_WORD})`;
+}
+
+/** The host of a link as domain: compares it: lowercased, without "www." or a port. */
+const LINK_HOST_SQL = `regexp_extract(lower(x), '^[a-z][a-z0-9+.-]*://(?:[^/?#@]*@)?(?:www\\.)?([^/?#:]*)', 1)`;
+
+/** The texts a post must contain: what the term index may narrow the rows by. */
+export function requiredTexts(filters: PostFilters): string[] {
+  return [...(filters.text !== undefined ? [filters.text] : []), ...(filters.include ?? []).map((t) => t.text)];
+}
+
 /**
  * The WHERE conditions of a filter set, appending their parameters to `params`
  * ($1, $2, ... positions). Always restricted to creates inside the window.
@@ -81,7 +116,7 @@ export function postConditions(filters: PostFilters, params: DuckDBValue[], afte
     if (filters.exact) {
       // Case-sensitive, and the phrase must not be part of a longer word.
       conditions.push(`contains(p.text, ${bind(filters.text)})`);
-      conditions.push(`regexp_matches(p.text, ${bind(`(^|[^\\pL\\pN_])${re2Literal(filters.text)}($|[^\\pL\\pN_])`)})`);
+      conditions.push(`regexp_matches(p.text, ${bind(`(^|${NOT_WORD})${re2Literal(filters.text)}($|${NOT_WORD})`)})`);
     } else {
       // RE2's case-insensitive match of a quoted literal: Unicode case folding
       // without lowercasing every text first, about twice as fast as lower().
@@ -98,9 +133,16 @@ export function postConditions(filters: PostFilters, params: DuckDBValue[], afte
     const lang = bind(filters.lang.toLowerCase());
     conditions.push(`len(list_filter(p.langs, x -> lower(x) = ${lang} OR starts_with(lower(x), ${lang} || '-'))) > 0`);
   }
-  if (filters.hashtag !== undefined) conditions.push(`list_contains(p.hashtags, ${bind(filters.hashtag)})`);
+  for (const tag of filters.hashtags ?? []) conditions.push(`list_contains(p.hashtags, ${bind(tag)})`);
   if (filters.hasMedia !== undefined) conditions.push(`p.has_media = ${bind(filters.hasMedia)}`);
   if (filters.isReply !== undefined) conditions.push(`(p.reply_parent_uri IS NOT NULL) = ${bind(filters.isReply)}`);
+  for (const term of filters.include ?? []) conditions.push(`regexp_matches(p.text, ${bind(termPattern(term))})`);
+  // A post without text contains no word: NULL must count as "not found", not drop the row.
+  for (const term of filters.exclude ?? []) conditions.push(`NOT coalesce(regexp_matches(p.text, ${bind(termPattern(term))}), false)`);
+  for (const dids of filters.mentions ?? []) {
+    conditions.push(dids.length === 0 ? 'false' : `list_has_any(p.mentions, ${bind(listValue([...dids]))}::VARCHAR[])`);
+  }
+  for (const host of filters.domains ?? []) conditions.push(`len(list_filter(p.links, x -> ${LINK_HOST_SQL} = ${bind(host)})) > 0`);
   // Deleted posts: (author, rkey) identifies a post without building its URI string per row.
   conditions.push(`hash(p.author_did, p.rkey) NOT IN (SELECT h FROM post_tombstones WHERE time_us >= ${bind(filters.startUs)})`);
   return conditions.join('\n    AND ');
@@ -199,7 +241,8 @@ export interface SearchOutcome {
 export async function searchPosts(connection: Queryable, store: StoreIndex, filters: PostFilters, limit: number, after?: CursorPosition): Promise<SearchOutcome> {
   const endUs = after ? Math.min(filters.endUs, after.timeUs + 1) : filters.endUs;
   const hours = await store.hours('posts', filters.startUs, endUs);
-  const words = filters.text === undefined ? undefined : await searchWords(connection, filters.text);
+  const texts = requiredTexts(filters);
+  const words = texts.length === 0 ? undefined : await searchWords(connection, texts);
   const results: PostResult[] = [];
   const seen = new Set<string>();
   let position = after;
@@ -236,12 +279,36 @@ export async function searchPosts(connection: Queryable, store: StoreIndex, filt
   };
 }
 
+/**
+ * Whether the files of one hour can hold a row twice: batch files can (an event
+ * replayed into a later batch before compaction; the copies share their time_us),
+ * and so can the moment a recompaction has written its new file beside the old
+ * one. A single compacted file is deduplicated by compaction itself.
+ */
+function mayHoldCopies(files: readonly string[]): boolean {
+  return files.length > 1 || files.some((file) => termIndexPath(file) === undefined);
+}
+
+/**
+ * The export rows of a source, as a SELECT: matching posts, each once, newest first,
+ * at most $limit, with their URIs and handles. CSV and NDJSON stream it hour by
+ * hour, Parquet runs it over the whole window: either way the same rows.
+ */
+function exportRowsSql(from: string, where: string, limit: string, dedupe: boolean): string {
+  return `${WITH_URI_AND_HANDLE} FROM (
+       SELECT ${SELECT_COLUMNS} FROM ${from} WHERE ${where}
+       ${dedupe ? 'QUALIFY row_number() OVER (PARTITION BY p.author_did, p.rkey, p.time_us) = 1' : ''}
+       ${ORDER} LIMIT ${limit}
+     ) p LEFT JOIN current_handles h ON h.did = p.author_did
+     ${ORDER}`;
+}
+
 /** Rows of an export, streamed hour by hour newest first; stops after maxRows. */
 export async function* exportPosts(connection: Queryable, store: StoreIndex, filters: PostFilters, maxRows: number): AsyncGenerator<PostResult[]> {
   const hours = await store.hours('posts', filters.startUs, filters.endUs);
-  const words = filters.text === undefined ? undefined : await searchWords(connection, filters.text);
+  const texts = requiredTexts(filters);
+  const words = texts.length === 0 ? undefined : await searchWords(connection, texts);
   let remaining = maxRows;
-  const seen = new Set<string>();
   for (const hour of hours) {
     if (remaining <= 0) return;
     const from = await searchSource(connection, hour.files, words);
@@ -249,28 +316,47 @@ export async function* exportPosts(connection: Queryable, store: StoreIndex, fil
     const params: DuckDBValue[] = [];
     const where = postConditions(filters, params);
     params.push(remaining);
-    const result = await connection.stream(
-      `${WITH_URI_AND_HANDLE} FROM (
-         SELECT ${SELECT_COLUMNS} FROM ${from} WHERE ${where}
-         ${ORDER} LIMIT $${params.length}
-       ) p LEFT JOIN current_handles h ON h.did = p.author_did
-       ${ORDER}`,
-      params,
-    );
-    seen.clear(); // rows of one uri share a time_us, hence an hour
+    const result = await connection.stream(exportRowsSql(from, where, `$${params.length}`, mayHoldCopies(hour.files)), params);
     for await (const rows of result.yieldRowObjectJs()) {
-      const batch: PostResult[] = [];
-      for (const row of rows) {
-        const post = toResult(row);
-        if (seen.has(post.uri)) continue;
-        seen.add(post.uri);
-        batch.push(post);
-      }
+      const batch = rows.map(toResult);
       remaining -= batch.length;
       if (batch.length > 0) yield batch;
       if (remaining <= 0) return;
     }
   }
+}
+
+/** An empty posts relation, as `p`, typed from the table's declaration (for a window where nothing can match). */
+const NO_POSTS = `(SELECT ${TABLES.posts.columns.map((c) => `NULL::${c.type} AS ${c.name}`).join(', ')} WHERE false) p`;
+
+/**
+ * The export of a whole window as one SELECT with typed columns, for COPY ... TO
+ * a Parquet file: the rows and values of the NDJSON export (EXPORT_COLUMNS order),
+ * timestamps as TIMESTAMP (UTC, the milliseconds NDJSON shows), lists as
+ * VARCHAR[], booleans as BOOLEAN.
+ */
+export async function parquetExportQuery(
+  connection: Queryable,
+  store: StoreIndex,
+  filters: PostFilters,
+  maxRows: number,
+): Promise<{ sql: string; params: DuckDBValue[] }> {
+  const hours = await store.hours('posts', filters.startUs, filters.endUs);
+  const texts = requiredTexts(filters);
+  const words = texts.length === 0 ? undefined : await searchWords(connection, texts);
+  const from = (await searchSource(connection, hours.flatMap((h) => h.files), words)) ?? NO_POSTS;
+  const params: DuckDBValue[] = [];
+  const where = postConditions(filters, params);
+  params.push(maxRows);
+  const msTimestamp = (us: string) => `make_timestamp((floor(${us} / 1000) * 1000)::BIGINT)`;
+  const list = (column: string) => `coalesce(${column}, []::VARCHAR[]) AS ${column}`;
+  const sql = `
+    SELECT uri, author_did, username, ${msTimestamp('coalesce(created_us, time_us)')} AS "timestamp", ${msTimestamp('time_us')} AS indexed_at,
+      text, ${list('langs')}, ${list('hashtags')}, ${list('mentions')}, ${list('links')}, ${list('labels')},
+      reply_parent_uri IS NOT NULL AS is_reply, reply_root_uri, reply_parent_uri, quote_uri, embed_kind, coalesce(has_media, false) AS has_media
+    FROM (${exportRowsSql(from, where, `$${params.length}`, hours.some((h) => mayHoldCopies(h.files)))}) p
+    ORDER BY time_us DESC, author_did DESC, rkey DESC`;
+  return { sql, params };
 }
 
 /** The latest version of one post (create or update), unless it was deleted. */

@@ -66,17 +66,29 @@ export function re2Literal(phrase: string): string {
  * The words of a search text, split by DuckDB exactly as the index splits texts
  * (so both sides agree on every character class, whatever Unicode version RE2
  * and V8 know). Empty when the text has no word the index can answer for.
+ *
+ * Several texts (the text parameter and the words and phrases of q) are texts a
+ * post must all contain: each is split on its own (its anchors are its own), and
+ * the longest words of all of them are looked up. Words a post must NOT contain
+ * never come here: the index can only say where a word may be, so it narrows the
+ * rows to read for words that must be present, and for nothing else.
  */
-export async function searchWords(connection: Queryable, text: string): Promise<SearchWord[]> {
-  const reader = await connection.runAndReadAll(`SELECT ${termSplitSql('$1')} AS parts`, [text]);
-  const parts = (reader.getRowObjectsJS()[0]?.parts ?? []) as string[];
-  const words = parts.flatMap((part, k) => {
-    if (part === '') return [];
-    const start = k > 0 ? '^' : '';
-    const end = k < parts.length - 1 ? '$' : '';
-    return [{ word: part, pattern: `(?i)${start}${re2Literal(part)}${end}` }];
-  });
-  return words.sort((a, b) => b.word.length - a.word.length).slice(0, MAX_WORDS);
+export async function searchWords(connection: Queryable, text: string | readonly string[]): Promise<SearchWord[]> {
+  const texts = typeof text === 'string' ? [text] : text;
+  if (texts.length === 0) return [];
+  const reader = await connection.runAndReadAll(`SELECT [${texts.map((_, k) => termSplitSql(`$${k + 1}`)).join(', ')}] AS parts`, [...texts]);
+  const split = (reader.getRowObjectsJS()[0]?.parts ?? []) as string[][];
+  const byPattern = new Map<string, SearchWord>();
+  for (const parts of split) {
+    parts.forEach((part, k) => {
+      if (part === '') return;
+      const start = k > 0 ? '^' : '';
+      const end = k < parts.length - 1 ? '$' : '';
+      const pattern = `(?i)${start}${re2Literal(part)}${end}`;
+      byPattern.set(pattern, { word: part, pattern });
+    });
+  }
+  return [...byPattern.values()].sort((a, b) => b.word.length - a.word.length).slice(0, MAX_WORDS);
 }
 
 // Whether a compacted file has its index, remembered briefly: an index is written

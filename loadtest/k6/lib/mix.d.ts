@@ -2,7 +2,7 @@
 /** Every kind of question, with its share of the mix (percent) and its endpoint. */
 export declare const QUERY_KINDS: {
     readonly search_word: {
-        readonly weight: 24;
+        readonly weight: 18;
         readonly endpoint: "search";
         readonly description: "a common word, sometimes with a language, media or reply filter, over 1 to 24 hours";
     };
@@ -11,8 +11,13 @@ export declare const QUERY_KINDS: {
         readonly endpoint: "search";
         readonly description: "a rare word or a two-word phrase, sometimes exact (case-sensitive, whole phrase)";
     };
+    readonly search_syntax: {
+        readonly weight: 8;
+        readonly endpoint: "search";
+        readonly description: "Bluesky's search syntax (q): words with lang:, a \"phrase\", -exclusions, #hashtags, from: with since:/until:, mentions:, domain:";
+    };
     readonly search_filters: {
-        readonly weight: 12;
+        readonly weight: 10;
         readonly endpoint: "search";
         readonly description: "no text: a language with media and reply filters";
     };
@@ -49,7 +54,7 @@ export declare const QUERY_KINDS: {
     readonly export: {
         readonly weight: 5;
         readonly endpoint: "export";
-        readonly description: "CSV or NDJSON export of a hashtag, an author or a word in a language, up to 5,000 rows";
+        readonly description: "CSV, NDJSON or Parquet export of a hashtag, an author or (q) a word in a language, up to 5,000 rows";
     };
 };
 export type QueryKind = keyof typeof QUERY_KINDS;
@@ -88,6 +93,8 @@ export declare const WORDS: Readonly<Record<string, readonly string[]>>;
 /** Rare words and phrases: few or no posts match, so the whole window is scanned (the worst case). */
 export declare const RARE_TERMS: readonly string[];
 export declare const LANGUAGES: readonly string[];
+/** Sites posts link to, for domain: (in real posts and in the replay generator's links). */
+export declare const DOMAINS: readonly string[];
 /** Hashtags to use until the API's own list is known (discovery replaces them). */
 export declare const DEFAULT_HASHTAGS: readonly string[];
 export interface MixWindow {
@@ -102,6 +109,8 @@ export interface MixData {
     hashtags: string[];
     /** Authors as the API accepts them: DIDs, or handles when the API knows them. */
     authors: string[];
+    /** The DID of each author named by a handle (to check mentions: answers). */
+    authorDids: Record<string, string>;
     /** did/rkey of posts, for post lookups before a session has seen any. */
     posts: string[];
 }
@@ -116,6 +125,18 @@ export interface MixRequest {
 export interface Expectation {
     start: string;
     end: string;
+    /** The q parameter asked (the search syntax); what it means is in the fields below. */
+    q?: string;
+    /** q's words: each one in the text, case-insensitively. */
+    words?: string[];
+    /** q's phrase: its words in order, whitespace between them, case-insensitively. */
+    phrase?: string;
+    /** q's exclusions: none in the text. */
+    excluded?: string[];
+    /** q's domain: a link to that host. */
+    domain?: string;
+    /** q's mentions: the DID mentioned. */
+    mentions?: string;
     text?: string;
     exact?: boolean;
     lang?: string;
@@ -124,7 +145,7 @@ export interface Expectation {
     hasMedia?: boolean;
     isReply?: boolean;
     limit?: number;
-    format?: 'csv' | 'ndjson';
+    format?: 'csv' | 'ndjson' | 'parquet';
     /** post: the URI asked for. */
     uri?: string;
     /** page: newest indexed_at allowed (the last result of the previous page). */
@@ -157,6 +178,8 @@ interface PostLike {
     indexed_at: string;
     langs?: string[];
     hashtags?: string[];
+    mentions?: string[];
+    links?: string[];
     has_media?: boolean;
     is_reply?: boolean;
 }

@@ -19,16 +19,21 @@
 // exports have the promised columns, stats are consistent.
 /** Every kind of question, with its share of the mix (percent) and its endpoint. */
 export const QUERY_KINDS = {
-    search_word: { weight: 24, endpoint: 'search', description: 'a common word, sometimes with a language, media or reply filter, over 1 to 24 hours' },
+    search_word: { weight: 18, endpoint: 'search', description: 'a common word, sometimes with a language, media or reply filter, over 1 to 24 hours' },
     search_phrase: { weight: 5, endpoint: 'search', description: 'a rare word or a two-word phrase, sometimes exact (case-sensitive, whole phrase)' },
-    search_filters: { weight: 12, endpoint: 'search', description: 'no text: a language with media and reply filters' },
+    search_syntax: {
+        weight: 8,
+        endpoint: 'search',
+        description: 'Bluesky\'s search syntax (q): words with lang:, a "phrase", -exclusions, #hashtags, from: with since:/until:, mentions:, domain:',
+    },
+    search_filters: { weight: 10, endpoint: 'search', description: 'no text: a language with media and reply filters' },
     search_hashtag: { weight: 10, endpoint: 'search', description: 'a popular hashtag, sometimes with a language' },
     author: { weight: 14, endpoint: 'search', description: "one author's posts over the day (by DID or handle)" },
     page: { weight: 12, endpoint: 'search', description: 'the next page of the previous search (its next_cursor)' },
     post: { weight: 4, endpoint: 'post', description: 'one post seen in earlier results' },
     stats_timeseries: { weight: 7, endpoint: 'stats', description: 'rows per table per hour or day' },
     stats_hashtags: { weight: 7, endpoint: 'stats', description: 'the most used hashtags of a window' },
-    export: { weight: 5, endpoint: 'export', description: 'CSV or NDJSON export of a hashtag, an author or a word in a language, up to 5,000 rows' },
+    export: { weight: 5, endpoint: 'export', description: 'CSV, NDJSON or Parquet export of a hashtag, an author or (q) a word in a language, up to 5,000 rows' },
 };
 export const KIND_NAMES = Object.keys(QUERY_KINDS);
 export const ENDPOINTS = ['search', 'export', 'stats', 'post'];
@@ -72,6 +77,8 @@ export const RARE_TERMS = [
     'lighthouse keeper', 'sourdough starter', 'morning coffee', 'rainstorm tonight', 'telescope garden',
 ];
 export const LANGUAGES = ['en', 'ja', 'pt', 'de', 'es', 'ko', 'fr', 'ru'];
+/** Sites posts link to, for domain: (in real posts and in the replay generator's links). */
+export const DOMAINS = ['youtube.com', 'github.com', 'en.wikipedia.org', 'theguardian.com', 'bbc.co.uk', 'substack.com'];
 /** Hashtags to use until the API's own list is known (discovery replaces them). */
 export const DEFAULT_HASHTAGS = ['art', 'bluesky', 'booksky', 'photography', 'music'];
 /** A small seeded generator (mulberry32), so a Node run can be repeated. */
@@ -120,6 +127,7 @@ export function mixData(window, answers) {
     var _a, _b, _c, _d;
     const hashtags = [];
     const authorCount = {};
+    const authorDids = {};
     const posts = [];
     for (const answer of answers) {
         if (!answer.body)
@@ -139,6 +147,7 @@ export function mixData(window, answers) {
             for (const post of (_b = parsed.results) !== null && _b !== void 0 ? _b : []) {
                 const author = (_c = post.username) !== null && _c !== void 0 ? _c : post.author_did;
                 authorCount[author] = ((_d = authorCount[author]) !== null && _d !== void 0 ? _d : 0) + 1;
+                authorDids[author] = post.author_did;
                 const ref = postRef(post.uri);
                 if (ref && posts.length < 200)
                     posts.push(ref);
@@ -146,7 +155,7 @@ export function mixData(window, answers) {
         }
     }
     const authors = Object.keys(authorCount).sort((a, b) => authorCount[b] - authorCount[a]).slice(0, 100);
-    return { window, hashtags: hashtags.length > 0 ? hashtags : DEFAULT_HASHTAGS.slice(), authors, posts };
+    return { window, hashtags: hashtags.length > 0 ? hashtags : DEFAULT_HASHTAGS.slice(), authors, authorDids, posts };
 }
 /** did/rkey of an at://did/app.bsky.feed.post/rkey URI. */
 function postRef(uri) {
@@ -176,6 +185,7 @@ export class MixSession {
      * cursor and a post lookup needs a known post: without one, it is a word search.
      */
     request(kind) {
+        var _a;
         const random = this.random;
         const data = this.data;
         const make = (k, path, expect) => ({ kind: k, endpoint: QUERY_KINDS[k].endpoint, path, expect });
@@ -206,6 +216,43 @@ export class MixSession {
             case 'search_phrase': {
                 const term = pick(random, RARE_TERMS);
                 return search(kind, Object.assign(Object.assign({}, subWindow(random, data.window)), { text: term, exact: random() < 0.3 ? true : undefined }));
+            }
+            case 'search_syntax': {
+                // q carries every filter, since:/until: included: start and end are sent only when q has no window.
+                const w = subWindow(random, data.window);
+                const lang = pick(random, LANGUAGES);
+                const r = random();
+                const ask = (q, filters, ownWindow = false) => {
+                    const limit = pick(random, [20, 50, 50, 100]);
+                    const path = `/v1/search?${query({ q, start: ownWindow ? undefined : filters.start, end: ownWindow ? undefined : filters.end, limit })}`;
+                    return make(kind, path, Object.assign(Object.assign({}, filters), { q, limit }));
+                };
+                if (r < 0.3) {
+                    const [a, b] = [pick(random, WORDS[lang]), pick(random, WORDS[lang])];
+                    return ask(`${a} ${b} lang:${lang}`, Object.assign(Object.assign({}, w), { words: [a, b], lang }));
+                }
+                if (r < 0.42) {
+                    const phrase = pick(random, RARE_TERMS.filter((t) => t.indexOf(' ') > 0));
+                    return ask(`"${phrase}"`, Object.assign(Object.assign({}, w), { phrase }));
+                }
+                if (r < 0.6) {
+                    const [a, b] = [pick(random, WORDS.en), pick(random, WORDS.en)];
+                    return ask(`${a} -${b}`, Object.assign(Object.assign({}, w), { words: [a], excluded: a === b ? [] : [b] }));
+                }
+                if (r < 0.72) {
+                    const tag = pick(random, data.hashtags);
+                    return ask(`#${tag} -the`, Object.assign(Object.assign({}, w), { hashtag: tag, excluded: ['the'] }));
+                }
+                if (r < 0.84 && data.authors.length > 0) {
+                    const author = pick(random, data.authors);
+                    return ask(`from:${author} since:${w.start} until:${w.end}`, Object.assign(Object.assign({}, w), { author }), true);
+                }
+                if (r < 0.92 && data.authors.length > 0) {
+                    const author = pick(random, data.authors);
+                    return ask(`mentions:${author}`, Object.assign(Object.assign({}, w), { mentions: (_a = data.authorDids[author]) !== null && _a !== void 0 ? _a : author }));
+                }
+                const domain = pick(random, DOMAINS);
+                return ask(`domain:${domain}`, Object.assign(Object.assign({}, w), { domain }));
             }
             case 'search_filters': {
                 const r = random();
@@ -242,7 +289,8 @@ export class MixSession {
                 return make(kind, `/v1/stats/hashtags?${query({ start: w.start, end: w.end, limit })}`, Object.assign(Object.assign({}, w), { limit }));
             }
             case 'export': {
-                const format = random() < 0.6 ? 'csv' : 'ndjson';
+                const f = random();
+                const format = f < 0.5 ? 'csv' : f < 0.8 ? 'ndjson' : 'parquet';
                 const limit = pick(random, [1000, 2000, 5000]);
                 const r = random();
                 let filters;
@@ -252,12 +300,13 @@ export class MixSession {
                     filters = Object.assign(Object.assign({}, data.window), { author: pick(random, data.authors) });
                 else {
                     const lang = pick(random, LANGUAGES);
-                    filters = Object.assign(Object.assign({}, subWindow(random, data.window)), { text: pick(random, WORDS[lang]), lang });
+                    const word = pick(random, WORDS[lang]);
+                    filters = Object.assign(Object.assign({}, subWindow(random, data.window)), { q: `${word} lang:${lang}`, words: [word], lang });
                 }
                 const path = `/v1/export?${query({
-                    text: filters.text,
+                    q: filters.q,
                     username: filters.author,
-                    lang: filters.lang,
+                    lang: filters.q === undefined ? filters.lang : undefined,
                     hashtag: filters.hashtag,
                     start: filters.start,
                     end: filters.end,
@@ -297,28 +346,50 @@ function parseJson(body) {
         return undefined;
     }
 }
+/** The host of a link as domain: compares it: lowercased, without "www." or a port. */
+function linkHost(link) {
+    const match = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?(?:www\.)?([^/?#:]*)/.exec(link.toLowerCase());
+    return match ? match[1] : undefined;
+}
+/** A phrase's words in order with whitespace between them (the API also wants whole words: a looser check). */
+function hasPhrase(text, phrase) {
+    const words = phrase.split(/\s+/).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    return new RegExp(words.join('\\s+'), 'i').test(text);
+}
 function langMatches(langs, lang) {
     const wanted = lang.toLowerCase();
     return (langs !== null && langs !== void 0 ? langs : []).some((l) => l.toLowerCase() === wanted || l.toLowerCase().startsWith(`${wanted}-`));
 }
 /** Whether a post satisfies the filters of a question. */
 export function postMatches(post, expect) {
-    var _a, _b, _c;
+    var _a, _b, _c, _d, _e, _f, _g;
     const t = Date.parse(post.indexed_at);
     if (!(t >= Date.parse(expect.start) && t < Date.parse(expect.end)))
         return false;
+    const text = (_a = post.text) !== null && _a !== void 0 ? _a : '';
     if (expect.text !== undefined) {
-        const text = (_a = post.text) !== null && _a !== void 0 ? _a : '';
         if (expect.exact ? !text.includes(expect.text) : !text.toLowerCase().includes(expect.text.toLowerCase()))
             return false;
     }
+    for (const word of (_b = expect.words) !== null && _b !== void 0 ? _b : [])
+        if (!text.toLowerCase().includes(word.toLowerCase()))
+            return false;
+    for (const word of (_c = expect.excluded) !== null && _c !== void 0 ? _c : [])
+        if (text.toLowerCase().includes(word.toLowerCase()))
+            return false;
+    if (expect.phrase !== undefined && !hasPhrase(text, expect.phrase))
+        return false;
+    if (expect.domain !== undefined && !((_d = post.links) !== null && _d !== void 0 ? _d : []).some((link) => linkHost(link) === expect.domain))
+        return false;
+    if (expect.mentions !== undefined && ((_e = post.mentions) !== null && _e !== void 0 ? _e : []).indexOf(expect.mentions) < 0)
+        return false;
     if (expect.lang !== undefined && !langMatches(post.langs, expect.lang))
         return false;
-    if (expect.hashtag !== undefined && !((_b = post.hashtags) !== null && _b !== void 0 ? _b : []).some((h) => h.toLowerCase() === expect.hashtag.toLowerCase()))
+    if (expect.hashtag !== undefined && !((_f = post.hashtags) !== null && _f !== void 0 ? _f : []).some((h) => h.toLowerCase() === expect.hashtag.toLowerCase()))
         return false;
     if (expect.author !== undefined) {
         const author = expect.author.replace(/^@/, '').toLowerCase();
-        if (post.author_did.toLowerCase() !== author && ((_c = post.username) !== null && _c !== void 0 ? _c : '').toLowerCase() !== author)
+        if (post.author_did.toLowerCase() !== author && ((_g = post.username) !== null && _g !== void 0 ? _g : '').toLowerCase() !== author)
             return false;
     }
     if (expect.hasMedia !== undefined && post.has_media !== expect.hasMedia)
@@ -358,7 +429,11 @@ export function checkAnswer(request, status, body, headers = {}) {
     if (e === 'export') {
         const lines = body.split(/\r?\n/).filter((line) => line.length > 0);
         checks.push({ name: 'export: is an attachment', ok: /attachment/.test(header(headers, 'content-disposition')) });
-        if (expect.format === 'csv') {
+        if (expect.format === 'parquet') {
+            // A Parquet file starts (and ends) with its magic bytes; its rows are checked by the API's own tests.
+            checks.push({ name: 'export: a Parquet file', ok: body.slice(0, 4) === 'PAR1' && /parquet/.test(header(headers, 'content-type')) });
+        }
+        else if (expect.format === 'csv') {
             checks.push({ name: 'export: CSV header', ok: lines[0] === EXPORT_CSV_HEADER });
             // Rows may hold quoted newlines: count rows as lines that start a record (a URI).
             const rows = lines.filter((line) => line.startsWith('at://')).length;

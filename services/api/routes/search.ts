@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ApiContext } from '../app.ts';
 import { decodeCursor, encodeCursor, queryFingerprint } from '../cursor.ts';
 import { errorResponseSchema } from '../errors.ts';
-import { clientGone, resolvePostFilters, resolveWindow, type PostFilterQuery } from '../filters.ts';
+import { clientGone, parseSearchQuery, resolvePostFilters, resolveSearchWindow, type PostFilterQuery } from '../filters.ts';
 import { searchPosts } from '../post-query.ts';
 import { postFilterProperties, postSchema } from '../schemas.ts';
 
@@ -26,7 +26,8 @@ export const searchRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
         summary: 'Search posts, newest first',
         description:
           'Posts matching every given filter inside the window, newest first (by the time the network saw them). ' +
-          'Deleted posts never appear. Page with meta.next_cursor.',
+          'q takes Bluesky\'s search syntax (from:, mentions:, lang:, since:, until:, domain:, #hashtag, "phrase", -word, words), ' +
+          'combined with the other parameters: everything must match. Deleted posts never appear. Page with meta.next_cursor.',
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -68,15 +69,16 @@ export const searchRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
       const cached = await ctx.cache.get<SearchResponse>(cacheKey);
       if (cached) return reply.header('x-cache', 'hit').send(cached);
 
+      const syntax = parseSearchQuery(filterQuery);
       const fingerprint = queryFingerprint(filterQuery);
       // A cursor carries the window of its first page, so a default window ("the
       // last 24 h") does not slide between pages.
       const position = cursor ? decodeCursor(cursor, fingerprint) : undefined;
-      const window = position ? { startUs: position.startUs, endUs: position.endUs } : resolveWindow(filterQuery, config);
+      const window = position ? { startUs: position.startUs, endUs: position.endUs } : resolveSearchWindow(filterQuery, syntax, config);
       const outcome = await ctx.engine.run(
         'search',
         async (connection) => {
-          const filters = await resolvePostFilters(connection, filterQuery, window);
+          const filters = await resolvePostFilters(connection, filterQuery, window, syntax);
           return searchPosts(connection, ctx.store, filters, limit, position);
         },
         config.QUERY_TIMEOUT_MS,
