@@ -38,7 +38,7 @@ import { parse, stringify } from 'yaml';
 import { startReplayServer, type ReplayServer } from '../loadtest/jetstream-replay/server.ts';
 import { REQUIRED_SECRETS } from '../deploy/ssh/commands/secrets.ts';
 import { renderSecrets } from '../deploy/config/redis/render.ts';
-import { docker, EngineUnavailable, run, startEngine, type EngineInfo, type RunOptions } from '../deploy/testing/engine.ts';
+import { defaultBridgeAddress, docker, EngineUnavailable, run, startEngine, type EngineInfo, type RunOptions } from '../deploy/testing/engine.ts';
 import { buildTestImages, REPO_ROOT, SHELL_IMAGE, STANDINS, type StandinName, type TestImages } from '../deploy/testing/images.ts';
 import { freePort } from '../services/stack/redis-server.ts';
 import { checkIntegrity, tempDir, waitUntil } from './helpers/pipeline.ts';
@@ -173,7 +173,7 @@ describe.skipIf(unavailable !== undefined)(`deploy/compose.yaml run for real${un
     await mkdir(textfileDir);
 
     // The demo events: a replay server on the host, where the ingester reaches it (the default bridge's gateway).
-    const gateway = (await docker(['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', 'bridge'])).stdout.trim();
+    const gateway = await defaultBridgeAddress();
     // Paused until the ingester's first connection (a live tail: it would miss what came before).
     replay = await startReplayServer({ host: gateway, port: 0, seed: 2027, rate: 200, total: 6_000, paused: true, outboxLimit: 0 });
     releasing = waitUntil(async () => replay.stats().connections.open > 0, 'the ingester to connect to the replay server', 300_000, 250).then(() => replay.resume());

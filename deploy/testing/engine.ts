@@ -143,3 +143,27 @@ export async function startEngine(timeoutMs = 60_000): Promise<EngineInfo> {
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+/**
+ * The host's address on Docker's default bridge, where a container reaches a server
+ * the test runs on the host. `docker network inspect bridge` names it as the IPAM
+ * gateway when dockerd allocated the bridge itself, but leaves the gateway out when
+ * dockerd restored the network from its store on a later start (seen on the CI
+ * machine: dockerd 20.10, `"Config": [{"Subnet": "172.17.0.0/16"}]`); the bridge
+ * interface (docker0) holds the address either way. Read with `ip`: Node's
+ * networkInterfaces() leaves out an interface that is down, as docker0 is while no
+ * container runs.
+ */
+export async function defaultBridgeAddress(): Promise<string> {
+  const [network] = JSON.parse((await docker(['network', 'inspect', 'bridge'])).stdout) as {
+    IPAM: { Config: { Gateway?: string }[] | null };
+    Options?: Record<string, string>;
+  }[];
+  const gateway = network?.IPAM.Config?.find((c) => c.Gateway)?.Gateway;
+  if (gateway) return gateway;
+  const name = network?.Options?.['com.docker.network.bridge.name'] ?? 'docker0';
+  const shown = (await run('ip', ['-4', '-o', 'address', 'show', 'dev', name])).stdout;
+  const address = /\binet (\d+\.\d+\.\d+\.\d+)\//.exec(shown)?.[1];
+  if (!address) throw new Error(`Docker's default bridge names no gateway and its interface ${name} has no IPv4 address: ${shown.trim() || '(none)'}`);
+  return address;
+}
