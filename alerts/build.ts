@@ -4,7 +4,7 @@
 
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { RULES_DIR, renderAlertFiles } from './render.ts';
 
 const files = renderAlertFiles();

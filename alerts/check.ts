@@ -5,7 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { checkAlertmanagerConfig, checkPrometheusConfig, checkRules, testRules, type ToolResult } from './promtool.ts';
 import { ALERTMANAGER_CONFIG, PROMETHEUS_CONFIG, RULES_DIR, renderAlertFiles } from './render.ts';
 

@@ -3,7 +3,7 @@
 
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { DIST_DIR, renderDashboardFiles } from './render.ts';
 
 const files = renderDashboardFiles();

@@ -10,7 +10,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { mixinConfig } from '../telemetry/mixin-config.ts';
 import { EXIT, PublishError, publish, type DashboardJson } from './grafana-client.ts';
 

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { parseDuration, positiveNumber, runCli, UsageError } from './lib/args.ts';
 import { runApiLoad, startLocalApi, type LocalApi } from './lib/api-load.ts';
 import { writeApiReport } from './lib/api-report.ts';

@@ -4,7 +4,7 @@
 
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { SITE_DIR, renderRunbookSite } from './site.ts';
 
 const files = renderRunbookSite();

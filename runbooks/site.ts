@@ -18,7 +18,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Marked, type Token, type Tokens } from 'marked';
 import { runbookPage } from '../alerts/lib.ts';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 
 export const RUNBOOKS_DIR = 'runbooks';
 export const SITE_DIR = 'runbooks/dist';

@@ -11,6 +11,7 @@
 // are rendered from `mixinConfig` itself.
 
 import { METRICS } from './metrics.ts';
+import { durationSeconds } from '../base/duration.ts';
 
 export type Severity = 'critical' | 'warning';
 
@@ -332,14 +333,6 @@ export function validateConfig(config: MixinConfig): void {
   if (!config.urls.runbookPath.endsWith('/')) throw new Error(`urls.runbookPath must end with "/", got ${config.urls.runbookPath}`);
 }
 
-/** A Prometheus duration ("10s", "1m30s", "2h") in seconds. */
-export function durationSeconds(text: string): number {
-  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-  const parts = [...text.matchAll(/(\d+)(ms|s|m|h|d|w)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) throw new Error(`not a Prometheus duration: ${text}`);
-  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * units[unit!]!, 0);
-}
-
 /**
  * The longest a dead service can take to page with this configuration: the next scrape
  * fails at most one scrape interval after the death, the rule sees it at most one
@@ -348,7 +341,7 @@ export function durationSeconds(text: string): number {
  */
 export function pageWithinSeconds(config: MixinConfig): number {
   const { scrapeInterval, evaluationInterval } = config.prometheus;
-  return [scrapeInterval, evaluationInterval, config.serviceDownFor, config.alerting.pagerGroupWait].map(durationSeconds).reduce((a, b) => a + b, 0);
+  return [scrapeInterval, evaluationInterval, config.serviceDownFor, config.alerting.pagerGroupWait].map((d) => durationSeconds(d)).reduce((a, b) => a + b, 0);
 }
 
 validateConfig(mixinConfig);

@@ -15,8 +15,8 @@ import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runti
 import { AggregationType, type ViewOptions } from '@opentelemetry/sdk-metrics';
 import { startNodeSdk } from '@opentelemetry/sdk-node';
 import { z } from 'zod';
-import { DEPLOYMENT_ENV, env, loadConfig } from '../services/shared/config.ts';
-import { SERVICE_VERSION } from '../services/shared/logger.ts';
+import { DEPLOYMENT_ENV, env, loadConfig } from '../base/config.ts';
+import { SERVICE_VERSION } from '../base/version.ts';
 import { METRICS } from './metrics.ts';
 
 export const DEFAULT_METRICS_PORTS = { ingester: 9464, writer: 9465, api: 9466, replay: 9467 } as const;

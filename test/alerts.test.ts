@@ -18,7 +18,7 @@ import { checkAlertmanagerConfig, checkPrometheusConfig, checkRules, testRules }
 import { knownMetric, promqlError, selectedMetrics } from '../alerts/promql.ts';
 import { ALERTMANAGER_CONFIG, PROMETHEUS_CONFIG, RULES_DIR, renderAlertFiles, yaml } from '../alerts/render.ts';
 import { unitTests } from '../alerts/tests/index.ts';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { mixinConfig, withConfig } from '../telemetry/mixin-config.ts';
 
 const run = promisify(execFile);

@@ -24,7 +24,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../services/api/config.ts';
 import { sqlString, type DuckDBConnection } from '../services/shared/duckdb.ts';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { buildStore, startTestApi, type ApiFixture, type TestApi } from './helpers/api-fixture.ts';
 import { parseMarkdown, type FencedBlock } from './helpers/markdown.ts';
 

@@ -15,7 +15,7 @@ import { AuditLog, AuditMirror, DeployImporter, GENESIS, auditKeys, createAuditL
 import { verifyAudit } from '../services/shared/audit-verify.ts';
 import { runAuditCli } from '../services/shared/audit-cli.ts';
 import { API_KEY_PATTERN } from '../services/api/auth/keys.ts';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { SHARED_REDIS_URL, clearPrefix, redisClient, removeDir, tempDir, uniquePrefix, waitUntil } from './helpers/pipeline.ts';
 import { WINDOW_END, WINDOW_START, buildStore, startTestApi, type ApiFixture } from './helpers/api-fixture.ts';
 

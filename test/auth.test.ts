@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { runKeysCli } from '../services/api/auth/cli.ts';
 import { API_KEY_PATTERN } from '../services/api/auth/keys.ts';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { SHARED_REDIS_URL, redisClient, removeDir, tempDir, waitUntil } from './helpers/pipeline.ts';
 import { startTestApi, type TestApi } from './helpers/api-fixture.ts';
 

@@ -40,7 +40,7 @@ import { REQUIRED_SECRETS } from '../deploy/ssh/commands/secrets.ts';
 import { renderSecrets } from '../deploy/config/redis/render.ts';
 import { defaultBridgeAddress, docker, EngineUnavailable, run, startEngine, type EngineInfo, type RunOptions } from '../deploy/testing/engine.ts';
 import { buildTestImages, REPO_ROOT, SHELL_IMAGE, STANDINS, type StandinName, type TestImages } from '../deploy/testing/images.ts';
-import { freePort } from '../services/stack/redis-server.ts';
+import { freePort } from '../base/ports.ts';
 import { checkIntegrity, tempDir, waitUntil } from './helpers/pipeline.ts';
 
 /** Not started here: no Debian package (Grafana, Loki). */

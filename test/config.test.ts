@@ -2,11 +2,11 @@
 // the service with a message that names it.
 
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../services/shared/config.ts';
+import { ConfigError } from '../base/config.ts';
 import { loadIngesterConfig } from '../services/ingester/config.ts';
 import { loadWriterConfig } from '../services/writer/config.ts';
 import { loadApiConfig } from '../services/api/config.ts';
-import { ServiceProcess } from '../services/stack/service-process.ts';
+import { ServiceProcess } from '../base/service-process.ts';
 
 function problems(load: () => unknown): string {
   try {

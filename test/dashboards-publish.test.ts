@@ -13,8 +13,8 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT, publish, PublishError, type DashboardJson, type PublishOptions } from '../dashboards/grafana-client.ts';
 import { startGrafanaStandIn, type GrafanaStandIn } from '../dashboards/testing/grafana-standin.ts';
-import { freePort } from '../services/stack/redis-server.ts';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { freePort } from '../base/ports.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { mixinConfig } from '../telemetry/mixin-config.ts';
 
 const exec = promisify(execFile);

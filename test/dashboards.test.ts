@@ -14,7 +14,7 @@ import { DashboardLinkType } from '@grafana/grafana-foundation-sdk/dashboard';
 import { knownMetric, logqlError, promqlError, selectedMetrics } from '../alerts/promql.ts';
 import { dashboards } from '../dashboards/index.ts';
 import { DATASOURCES, DIST_DIR, PROVIDERS, renderDashboardFiles } from '../dashboards/render.ts';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { mixinConfig } from '../telemetry/mixin-config.ts';
 
 interface Panel {

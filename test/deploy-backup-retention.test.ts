@@ -6,7 +6,7 @@
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from '../services/stack/redis-server.ts';
+import { startRedisServer, type RedisServer } from '../base/redis-server.ts';
 import { tempDir } from './helpers/pipeline.ts';
 import { BACKUP_SCRIPT, runScript, snapshots, writeParquet } from './helpers/deploy-backup.ts';
 

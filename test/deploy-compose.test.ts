@@ -11,8 +11,9 @@ import { mkdir, readFile, rm, symlink, writeFile, copyFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
-import { freePort } from '../services/stack/redis-server.ts';
+import { REPO_ROOT } from '../base/paths.ts';
+import { durationSeconds } from '../base/duration.ts';
+import { freePort } from '../base/ports.ts';
 import { REQUIRED_SECRETS } from '../deploy/ssh/commands/secrets.ts';
 import { tempDir, waitUntil } from './helpers/pipeline.ts';
 import { loadIngesterConfig } from '../services/ingester/config.ts';
@@ -37,22 +38,6 @@ interface ComposeService {
   environment?: Record<string, string>;
   command?: string[];
   stop_grace_period?: string;
-}
-
-/** A Compose duration ("15s", "1m30s", "1h") in seconds. */
-function parseComposeDuration(text: string): number {
-  const units: Record<string, number> = { h: 3600, m: 60, s: 1 };
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(h|m|s)/g)];
-  if (parts.map((p) => p[0]).join('') !== text) throw new Error(`not a Compose duration: ${text}`);
-  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * units[unit!]!, 0);
-}
-
-/** A Loki/Prometheus duration ("2160h", "1w", "90d", "30m") in hours. */
-function durationHours(text: string): number {
-  const units: Record<string, number> = { w: 168, d: 24, h: 1, m: 1 / 60, s: 1 / 3600 };
-  const parts = [...text.matchAll(/(\d+)(w|d|h|m|s)/g)];
-  if (parts.map((p) => p[0]).join('') !== text) throw new Error(`not a duration: ${text}`);
-  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * units[unit!]!, 0);
 }
 
 /** A Loki size ("2MB", "256KB": powers of 1024, as Loki's flagext.ByteSize reads them) in bytes. */
@@ -270,7 +255,7 @@ describe('deploy/compose.yaml and the files it mounts', () => {
       const service = config.services[name]!;
       const grace = load({ SHUTDOWN_GRACE_SECONDS: service.environment?.SHUTDOWN_GRACE_SECONDS }).SHUTDOWN_GRACE_SECONDS;
       // docker-compose config normalises durations: "15s", "1m30s".
-      const stopSeconds = parseComposeDuration(service.stop_grace_period ?? '10s');
+      const stopSeconds = durationSeconds(service.stop_grace_period ?? '10s', { fractions: true });
       expect(stopSeconds, `${name}: stop_grace_period ${service.stop_grace_period} vs SHUTDOWN_GRACE_SECONDS ${grace}`).toBeGreaterThan(grace);
     }
   });
@@ -323,9 +308,9 @@ describe('deploy/compose.yaml and the files it mounts', () => {
     expect(loki.schema_config.configs.at(-1)).toMatchObject({ store: 'tsdb', object_store: 'filesystem', schema: 'v13', index: { period: '24h' } });
 
     // 90 days, enforced by the compactor (which needs somewhere to keep delete requests).
-    expect(durationHours(loki.limits_config.retention_period)).toBe(90 * 24);
+    expect(durationSeconds(loki.limits_config.retention_period) / 3600).toBe(90 * 24);
     expect(loki.compactor).toMatchObject({ retention_enabled: true, delete_request_store: 'filesystem' });
-    expect(durationHours(loki.limits_config.max_query_lookback)).toBeLessThanOrEqual(90 * 24);
+    expect(durationSeconds(loki.limits_config.max_query_lookback) / 3600).toBeLessThanOrEqual(90 * 24);
 
     // Limits for about 30 lines/s of about 1 KB at worst (three services and the audit copy),
     // with headroom, and for what the transport sends (telemetry/loki-transport.mjs).
@@ -340,7 +325,7 @@ describe('deploy/compose.yaml and the files it mounts', () => {
     // Records held through an outage arrive late and, from several processes, out of order.
     expect(limits.unordered_writes).toBe(true);
     expect(limits.reject_old_samples).toBe(true);
-    expect(durationHours(limits.reject_old_samples_max_age)).toBeGreaterThanOrEqual(24);
+    expect(durationSeconds(limits.reject_old_samples_max_age) / 3600).toBeGreaterThanOrEqual(24);
     // A refused line would be lost (the transport cannot retry a 400): long ones are cut instead.
     expect(limits.max_line_size_truncate).toBe(true);
   });

@@ -8,7 +8,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { HetznerStandin, matchesSelector } from '../deploy/testing/hetzner-standin.ts';
 import { HcloudClient, HcloudError } from '../deploy/provision/hcloud.ts';
 import { mountScript } from '../deploy/provision/cloud-init.ts';

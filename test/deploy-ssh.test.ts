@@ -13,7 +13,7 @@ import { chown, cp, mkdir, readFile, readlink, readdir, rm, stat, writeFile } fr
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { REQUIRED_SECRETS } from '../deploy/ssh/commands/secrets.ts';
 import { startTestHost, type TestHost } from './helpers/deploy-ssh-host.ts';
 import { tempDir, waitUntil } from './helpers/pipeline.ts';

@@ -30,13 +30,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { ingesterSchema } from '../services/ingester/config.ts';
 import { writerSchema } from '../services/writer/config.ts';
 import { apiSchema } from '../services/api/config.ts';
 import { telemetrySchema } from '../telemetry/start.ts';
 import { provisionEnvSchema } from '../deploy/provision/config.ts';
-import { renderConfigReference } from '../services/config-reference.ts';
+import { renderConfigReference } from '../tools/config-reference.ts';
 import { codeSpans, parseMarkdown, withoutCodeSpans, type Markdown } from './helpers/markdown.ts';
 
 const TOP_DIRS = ['services', 'telemetry', 'dashboards', 'alerts', 'deploy', 'loadtest', 'runbooks', 'test', 'scripts'];

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { SHARED_REDIS_URL, clearPrefix, redisClient, redisKeys, startIngester, uniquePrefix, waitUntil } from './helpers/pipeline.ts';
-import type { ServiceProcess } from '../services/stack/service-process.ts';
+import type { ServiceProcess } from '../base/service-process.ts';
 
 function event(i: number): string {
   return JSON.stringify({

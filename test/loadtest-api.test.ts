@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ServiceProcess } from '../services/stack/service-process.ts';
+import { ServiceProcess } from '../base/service-process.ts';
 import { EXPORT_COLUMNS } from '../services/api/routes/export.ts';
 import { EXPORT_CSV_HEADER, KIND_NAMES, MixSession, QUERY_KINDS, checkAnswer, mixData, seededRandom, type MixData, type QueryKind } from '../loadtest/lib/api-mix.ts';
 import { lastJson, removeDir, tempDir } from './helpers/pipeline.ts';

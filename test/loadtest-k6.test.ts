@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { MIX_OUTPUTS, buildK6Mix } from '../loadtest/k6/build.ts';
 import * as mixTs from '../loadtest/lib/api-mix.ts';
 

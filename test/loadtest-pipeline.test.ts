@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ServiceProcess } from '../services/stack/service-process.ts';
+import { ServiceProcess } from '../base/service-process.ts';
 import { parseDuration, parseSettings, parseSpike } from '../loadtest/lib/args.ts';
 import { recoveryTime } from '../loadtest/lib/pipeline-load.ts';
 import { PIPELINE_CHARTS } from '../loadtest/lib/pipeline-report.ts';

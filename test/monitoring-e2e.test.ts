@@ -22,10 +22,12 @@ import { components } from '../alerts/index.ts';
 import { dashboards } from '../dashboards/index.ts';
 import { startLocalCaddy, type LocalCaddy } from '../deploy/config/caddy/local.ts';
 import { startReplayServer, type ReplayServer } from '../loadtest/jetstream-replay/server.ts';
-import { startMonitoring, type Monitoring, type ReceivedNotification } from '../services/stack/monitoring.ts';
-import { freePort, startRedisServer, type RedisServer } from '../services/stack/redis-server.ts';
-import type { ServiceProcess } from '../services/stack/service-process.ts';
-import { durationSeconds, mixinConfig, pageWithinSeconds } from '../telemetry/mixin-config.ts';
+import { startMonitoring, type Monitoring, type ReceivedNotification } from '../tools/stack/monitoring.ts';
+import { freePort } from '../base/ports.ts';
+import { startRedisServer, type RedisServer } from '../base/redis-server.ts';
+import type { ServiceProcess } from '../base/service-process.ts';
+import { durationSeconds } from '../base/duration.ts';
+import { mixinConfig, pageWithinSeconds } from '../telemetry/mixin-config.ts';
 import { loggedPort, removeDir, startApi, startIngester, startWriter, uniquePrefix, waitUntil, type ServiceEnv } from './helpers/pipeline.ts';
 
 /** Panels whose exporter does not run on this machine, by dashboard UID and panel title, with the reason. */

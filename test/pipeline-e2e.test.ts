@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { startReplayServer, type ReplayServer, type ReplayServerOptions } from '../loadtest/jetstream-replay/server.ts';
-import { startRedisServer, freePort, type RedisServer } from '../services/stack/redis-server.ts';
-import type { ServiceProcess } from '../services/stack/service-process.ts';
+import { startRedisServer, type RedisServer } from '../base/redis-server.ts';
+import { freePort } from '../base/ports.ts';
+import type { ServiceProcess } from '../base/service-process.ts';
 import {
   SHARED_REDIS_URL,
   clearPrefix,

@@ -22,7 +22,7 @@ import { runbookFile, runbookPage } from '../alerts/lib.ts';
 import { RULES_DIR } from '../alerts/render.ts';
 import { expandTemplate } from '../alerts/tests/dsl.ts';
 import { headingId, renderRunbook, renderRunbookSite, rewriteLink, runbookSources, SITE_DIR } from '../runbooks/site.ts';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { mixinConfig } from '../telemetry/mixin-config.ts';
 import { removeDir, tempDir } from './helpers/pipeline.ts';
 

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { allAlerts, alertNames } from '../alerts/index.ts';
 import { runbookFile } from '../alerts/lib.ts';
 import { knownMetric, logqlError, promqlError, selectedMetrics } from '../alerts/promql.ts';
-import { REPO_ROOT } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
 import { mixinConfig } from '../telemetry/mixin-config.ts';
 
 const SECTIONS = ['Meaning', 'Impact', 'Diagnosis', 'Mitigation', 'Escalation'];

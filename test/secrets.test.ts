@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReplayServer, type ReplayServer } from '../loadtest/jetstream-replay/server.ts';
-import { REPO_ROOT, type ServiceProcess } from '../services/stack/service-process.ts';
+import { REPO_ROOT } from '../base/paths.ts';
+import { type ServiceProcess } from '../base/service-process.ts';
 import { API_KEY_PATTERN } from '../services/api/auth/keys.ts';
 import { runKeysCli } from '../services/api/auth/cli.ts';
 import { loggedPort, redisKeys, removeDir, startApi, startIngester, startWriter, tempDir, waitForStored, waitUntil } from './helpers/pipeline.ts';
@@ -60,7 +61,7 @@ describe('nothing secret in the repository or the image', () => {
   it('the image copies an allow-list of source directories, never secrets or local data', async () => {
     const dockerfile = await readFile(join(REPO_ROOT, 'deploy', 'Dockerfile'), 'utf8');
     const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
-    expect([...new Set(sources)].sort()).toEqual(['deploy/backup/manifest.ts', 'deploy/tsconfig.build.json', 'package-lock.json', 'package.json', 'services', 'telemetry', 'tsconfig.json']);
+    expect([...new Set(sources)].sort()).toEqual(['base', 'deploy/backup/manifest.ts', 'deploy/tsconfig.build.json', 'package-lock.json', 'package.json', 'services', 'telemetry', 'tsconfig.json']);
     const ignore = await readFile(join(REPO_ROOT, 'deploy', 'Dockerfile.dockerignore'), 'utf8');
     expect(ignore).toMatch(/^\.data$/m);
   });

@@ -1,11 +1,12 @@
-// `npm start` (services/stack/start.ts): the local stack comes up on its own Redis
+// `npm start` (tools/stack/start.ts): the local stack comes up on its own Redis
 // with AOF, data lands in Parquet, and Ctrl-C stops it without losing an event:
 // every event the ingester put in the stream is either stored once or still
 // waiting in the (persisted) stream for the next start.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { ServiceProcess } from '../services/stack/service-process.ts';
-import { freePort, startRedisServer, type RedisServer } from '../services/stack/redis-server.ts';
+import { ServiceProcess } from '../base/service-process.ts';
+import { freePort } from '../base/ports.ts';
+import { startRedisServer, type RedisServer } from '../base/redis-server.ts';
 import { openDuckDB } from '../services/shared/duckdb.ts';
 import { redisKeys } from '../services/shared/redis-keys.ts';
 import { eventKey, parseJetstreamEvent } from '../services/shared/jetstream.ts';
@@ -26,7 +27,7 @@ describe('npm start: the local stack', { timeout: 180_000 }, () => {
     const redisPort = await freePort();
     const stack = new ServiceProcess({
       name: 'stack',
-      script: 'services/stack/start.ts',
+      script: 'tools/stack/start.ts',
       args: ['--data-dir', dataRoot, '--rate', '2000', '--seed', '99'],
       env: { STACK_REDIS_PORT: String(redisPort), REPLAY_PORT: String(await freePort()), HEALTH_PORT: '0', METRICS_PORT: '0', API_PORT: '0', BATCH_MAX_AGE_MS: '1000', REDIS_URL: undefined },
     });

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { StreamConsumer, readBacklog } from '../services/writer/stream-consumer.ts';
-import { startRedisServer } from '../services/stack/redis-server.ts';
+import { startRedisServer } from '../base/redis-server.ts';
 import { SHARED_REDIS_URL, clearPrefix, redisClient, redisKeys, removeDir, tempDir, uniquePrefix } from './helpers/pipeline.ts';
 
 describe('StreamConsumer.commit trims the stream (real Redis)', () => {

@@ -18,8 +18,8 @@ import {
   waitForStored,
   waitUntil,
 } from './helpers/pipeline.ts';
-import type { ServiceProcess } from '../services/stack/service-process.ts';
-import { startRedisServer } from '../services/stack/redis-server.ts';
+import type { ServiceProcess } from '../base/service-process.ts';
+import { startRedisServer } from '../base/redis-server.ts';
 import { startReplyCutter } from './helpers/reply-cutter.ts';
 import type { JetstreamEvent } from '../services/shared/jetstream.ts';
 

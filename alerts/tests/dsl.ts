@@ -8,6 +8,7 @@
 import { mixinConfig, type MixinConfig } from '../../telemetry/mixin-config.ts';
 import { allAlerts } from '../index.ts';
 import type { AlertRule } from '../lib.ts';
+import { durationSeconds } from '../../base/duration.ts';
 
 export const TEST_EXTERNAL_URL = 'https://bpe.example.org/prometheus/';
 
@@ -59,13 +60,6 @@ export interface Firing {
 
 /** "90" -> "90m"; promtool durations in minutes for readability. */
 export const minutes = (n: number) => `${n}m`;
-
-export function parseDuration(text: string): number {
-  const units: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-  let seconds = 0;
-  for (const [, amount, unit] of text.matchAll(/(\d+)([smhdw])/g)) seconds += Number(amount) * units[unit!]!;
-  return seconds;
-}
 
 export function formatDuration(seconds: number): string {
   if (seconds % 3600 === 0 && seconds > 0) return `${seconds / 3600}h`;
@@ -143,8 +137,8 @@ export class AlertTests {
    */
   boundary(bare: string, trueFrom: string, step: string, firing: Firing): AlertTestCase[] {
     const rule = this.rule(this.name(bare), firing);
-    const at = parseDuration(trueFrom) + parseDuration(rule.for ?? '0s');
-    const before = at - parseDuration(step);
+    const at = durationSeconds(trueFrom) + durationSeconds(rule.for ?? '0s');
+    const before = at - durationSeconds(step);
     return [...(before >= 0 ? [this.quiet(bare, formatDuration(before))] : []), this.fires(bare, formatDuration(at), firing)];
   }
 

@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { z } from 'zod';
 import { Redis } from 'ioredis';
-import { startRedisServer } from '../../services/stack/redis-server.ts';
+import { startRedisServer } from '../../base/redis-server.ts';
 import { countTables, type TableCounts } from './manifest.ts';
 
 const run = promisify(execFile);

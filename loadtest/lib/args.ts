@@ -1,15 +1,19 @@
 // Command-line values shared by the load tests: durations ("90", "90s", "10m",
 // "1h"), spikes ("5x60": five times the rate for 60 seconds) and rates.
 
+import { durationSeconds } from '../../base/duration.ts';
+
 export class UsageError extends Error {}
 
 /** Seconds from "90", "90s", "10m", "1h" or "1h30m". */
 export function parseDuration(flag: string, value: string): number {
   const text = value.trim();
   if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
-  const match = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(text);
-  if (!match || text === '') throw new UsageError(`--${flag} must be a duration like 90, 90s, 10m or 1h, got ${JSON.stringify(value)}`);
-  return Number(match[1] ?? 0) * 3600 + Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0);
+  try {
+    return durationSeconds(text, { fractions: true });
+  } catch {
+    throw new UsageError(`--${flag} must be a duration like 90, 90s, 10m or 1h, got ${JSON.stringify(value)}`);
+  }
 }
 
 export interface SpikeArg {

@@ -17,7 +17,7 @@ import { openDuckDB } from '../../services/shared/duckdb.ts';
 import { buildBatchRows } from '../../services/writer/batch.ts';
 import { ParquetSink } from '../../services/writer/parquet-sink.ts';
 import { compactPartition, findCompactionWork } from '../../services/writer/compaction.ts';
-import { REPO_ROOT } from '../../services/stack/service-process.ts';
+import { REPO_ROOT } from '../../base/paths.ts';
 
 /** The day the benchmarks and load tests write (UTC). */
 export const DEFAULT_DAY_START_MS = Date.parse('2026-11-20T00:00:00Z');

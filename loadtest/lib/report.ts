@@ -3,7 +3,7 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../services/stack/service-process.ts';
+import { REPO_ROOT } from '../../base/paths.ts';
 
 export const REPORTS_ROOT = join(REPO_ROOT, 'loadtest', 'reports');
 

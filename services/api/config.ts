@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { auditSchema, commonSchema, env, loadConfig, redisSchema, shutdownSchema } from '../shared/config.ts';
+import { auditSchema, commonSchema, redisSchema, shutdownSchema } from '../shared/config.ts';
+import { env, loadConfig } from '../../base/config.ts';
 
 export const apiSchema = z
   .object({

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { commonSchema, env, loadConfig, redisSchema, shutdownSchema } from '../shared/config.ts';
+import { commonSchema, redisSchema, shutdownSchema } from '../shared/config.ts';
+import { env, loadConfig } from '../../base/config.ts';
 
 export const ingesterSchema = z
   .object({

@@ -12,7 +12,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { auditSchema, commonSchema, loadConfig, redisSchema } from './config.ts';
+import { auditSchema, commonSchema, redisSchema } from './config.ts';
+import { loadConfig } from '../../base/config.ts';
 import { connectRedis, type Redis } from './redis.ts';
 import { readFileCopy, readStreamCopy, verifyAudit, type AuditProblem } from './audit-verify.ts';
 

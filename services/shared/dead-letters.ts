@@ -1,7 +1,7 @@
 // Events the pipeline refuses go to a capped dead-letter stream with their reason,
 // so an operator can inspect them (XRANGE) and nothing is refused silently.
 
-import type { Redis } from '../shared/redis.ts';
+import type { Redis } from './redis.ts';
 
 /** Dead letters keep at most this much of the raw frame: enough to diagnose, bounded in memory. */
 const MAX_RAW_CHARS = 16_384;

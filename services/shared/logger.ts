@@ -6,14 +6,11 @@
 // transport retries, holding a bounded queue meanwhile).
 
 import { pino, type Logger, type TransportTargetOptions } from 'pino';
-import { readFileSync } from 'node:fs';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { LokiTransportDefaults } from '../../telemetry/loki-transport.mjs';
+import { SERVICE_VERSION } from '../../base/version.ts';
 
 export type { Logger };
-
-const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-export const SERVICE_VERSION = packageJson.version;
 
 /**
  * Tuning of the Loki transport. Production uses the defaults of

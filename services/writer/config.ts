@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonSchema, env, loadConfig, redisSchema, shutdownSchema } from '../shared/config.ts';
+import { commonSchema, redisSchema, shutdownSchema } from '../shared/config.ts';
+import { env, loadConfig } from '../../base/config.ts';
 
 export const writerSchema = z.object({
   ...commonSchema,

@@ -5,7 +5,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../../services/stack/service-process.ts';
+import { REPO_ROOT } from '../../base/paths.ts';
 import { openDuckDB, sqlString } from '../../services/shared/duckdb.ts';
 import { partitionDir } from '../../services/shared/layout.ts';
 import type { TableName } from '../../services/shared/tables.ts';

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, waitForPort } from '../../services/stack/redis-server.ts';
+import { freePort, waitForPort } from '../../base/ports.ts';
 
 const run = promisify(execFile);
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { openDuckDB } from '../../services/shared/duckdb.ts';
 import { redisKeys, type RedisKeys } from '../../services/shared/redis-keys.ts';
-import { ServiceProcess } from '../../services/stack/service-process.ts';
+import { ServiceProcess } from '../../base/service-process.ts';
 import { readBacklog, type StreamBacklog } from '../../services/writer/stream-consumer.ts';
 import { compareKeys, expectedEvents, storedKeys, type IntegrityReport } from '../../loadtest/lib/integrity.ts';
 

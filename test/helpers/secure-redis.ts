@@ -6,7 +6,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { passwordFile, renderSecrets } from '../../deploy/config/redis/render.ts';
-import { startRedisServer, type RedisServer } from '../../services/stack/redis-server.ts';
+import { startRedisServer, type RedisServer } from '../../base/redis-server.ts';
 
 export interface SecureRedis {
   server: RedisServer;

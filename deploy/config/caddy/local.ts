@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitForPort } from '../../../services/stack/redis-server.ts';
+import { freePort, waitForPort } from '../../../base/ports.ts';
 
 export const CADDYFILE = fileURLToPath(new URL('./Caddyfile', import.meta.url));
 /** runbooks/dist (`npm run runbooks:build`), which compose mounts at /srv/runbooks. */

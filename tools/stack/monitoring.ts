@@ -23,7 +23,7 @@ import { PUBLIC_PROBE_MODULE, prometheusConfig } from '../../alerts/prometheus-c
 import { yaml } from '../../alerts/render.ts';
 import { renderRunbookSite, SITE_DIR } from '../../runbooks/site.ts';
 import { withConfig, type MixinConfig } from '../../telemetry/mixin-config.ts';
-import { freePort, waitForPort } from './redis-server.ts';
+import { freePort, waitForPort } from '../../base/ports.ts';
 
 /** The production configuration of the blackbox exporter. */
 const BLACKBOX_CONFIG = fileURLToPath(new URL('../../deploy/config/blackbox/blackbox.yml', import.meta.url));

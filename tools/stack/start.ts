@@ -9,16 +9,17 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { redisKeys } from '../shared/redis-keys.ts';
-import { ApiKeyStore, SCOPES } from '../api/auth/keys.ts';
-import { AuditLog } from '../shared/audit.ts';
-import { ServiceProcess } from './service-process.ts';
-import { startRedisServer, waitForPort, type RedisServer } from './redis-server.ts';
+import { redisKeys } from '../../services/shared/redis-keys.ts';
+import { ApiKeyStore, SCOPES } from '../../services/api/auth/keys.ts';
+import { AuditLog } from '../../services/shared/audit.ts';
+import { ServiceProcess } from '../../base/service-process.ts';
+import { startRedisServer, type RedisServer } from '../../base/redis-server.ts';
+import { waitForPort } from '../../base/ports.ts';
 import { startStackMonitoring, type Monitoring } from './monitoring.ts';
 
 const USAGE = `usage: npm start [-- --live] [--rate EVENTS_PER_SEC] [--seed N] [--data-dir DIR] [--no-monitoring]
   --live        read the public Jetstream (JETSTREAM_URL, default Bluesky's) instead of replayed demo data
-  --no-monitoring  do not run Prometheus and Alertmanager (services/stack/monitoring.ts)
+  --no-monitoring  do not run Prometheus and Alertmanager (tools/stack/monitoring.ts)
   --rate N      demo data rate in events/s (default 100, about the planned daily average)
   --seed N      demo data seed (default: a new one each run, so runs never repeat events)
   --data-dir D  where Redis's AOF and the Parquet store live (default ./.data)`;

@@ -3,8 +3,8 @@
 // accounts, other). Add --json for one JSON object per row.
 
 import { parseArgs } from 'node:util';
-import { openDuckDB } from '../shared/duckdb.ts';
-import { createStoreViews } from '../shared/store-views.ts';
+import { openDuckDB } from '../../services/shared/duckdb.ts';
+import { createStoreViews } from '../../services/shared/store-views.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

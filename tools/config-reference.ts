@@ -7,13 +7,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { ingesterSchema } from './ingester/config.ts';
-import { writerSchema } from './writer/config.ts';
-import { apiSchema } from './api/config.ts';
+import { ingesterSchema } from '../services/ingester/config.ts';
+import { writerSchema } from '../services/writer/config.ts';
+import { apiSchema } from '../services/api/config.ts';
 import { telemetrySchema } from '../telemetry/start.ts';
 import { provisionEnvSchema } from '../deploy/provision/config.ts';
 
-const TARGET = fileURLToPath(new URL('./CONFIGURATION.md', import.meta.url));
+const TARGET = fileURLToPath(new URL('../services/CONFIGURATION.md', import.meta.url));
 
 type Shape = z.ZodObject<Record<string, z.ZodType>>;
 
