@@ -7,7 +7,8 @@
 // deploy/compose.yaml mounts alertmanager.yml alone. (Webhooks need no template:
 // their JSON payload carries every annotation.)
 
-import type { MixinConfig, ReceiverSpec } from '../telemetry/mixin-config.ts';
+import type { MixinConfig, ReceiverSpec } from '../mixin/config.ts';
+import { ALERT, alertName, type AlertName } from './names.ts';
 
 const TITLE =
   '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] ' +
@@ -70,21 +71,21 @@ function receiverConfig(name: string, spec: ReceiverSpec): Record<string, unknow
 
 /** Which alerts each cause silences while it fires (same environment). */
 export function inhibitions(config: MixinConfig): { source: string; targets: string[]; equal: string[] }[] {
-  const p = config.alertPrefix;
+  const n = (name: AlertName) => alertName(config, name);
   const env = config.environment.label;
   return [
-    { source: `${p}IngesterDown`, targets: [`${p}JetstreamDisconnected`, `${p}IngestionStalled`, `${p}CursorLagHigh`], equal: [env] },
-    { source: `${p}JetstreamDisconnected`, targets: [`${p}IngestionStalled`, `${p}CursorLagHigh`], equal: [env] },
+    { source: n(ALERT.IngesterDown), targets: [n(ALERT.JetstreamDisconnected), n(ALERT.IngestionStalled), n(ALERT.CursorLagHigh)], equal: [env] },
+    { source: n(ALERT.JetstreamDisconnected), targets: [n(ALERT.IngestionStalled), n(ALERT.CursorLagHigh)], equal: [env] },
     {
-      source: `${p}RedisDown`,
-      targets: [`${p}IngestionStalled`, `${p}DataStale`, `${p}BufferBacklogGrowing`, `${p}WriterBatchesFailing`, `${p}RedisMemoryNearLimit`],
+      source: n(ALERT.RedisDown),
+      targets: [n(ALERT.IngestionStalled), n(ALERT.DataStale), n(ALERT.BufferBacklogGrowing), n(ALERT.WriterBatchesFailing), n(ALERT.RedisMemoryNearLimit)],
       equal: [env],
     },
-    { source: `${p}WriterDown`, targets: [`${p}DataStale`, `${p}BufferBacklogGrowing`], equal: [env] },
+    { source: n(ALERT.WriterDown), targets: [n(ALERT.DataStale), n(ALERT.BufferBacklogGrowing)], equal: [env] },
     // The public probe of the API fails while the API is down: one page, for the cause.
-    { source: `${p}ApiDown`, targets: [`${p}ApiErrorBudgetBurn`, `${p}ApiLatencyBudgetBurn`, `${p}PublicEndpointDown`], equal: [env] },
+    { source: n(ALERT.ApiDown), targets: [n(ALERT.ApiErrorBudgetBurn), n(ALERT.ApiLatencyBudgetBurn), n(ALERT.PublicEndpointDown)], equal: [env] },
     // A service's own "down" alert says more than the generic one.
-    { source: `${p}(IngesterDown|WriterDown|ApiDown)`, targets: [`${p}TargetDown`], equal: [env, 'job'] },
+    { source: `${config.alertPrefix}(${[ALERT.IngesterDown, ALERT.WriterDown, ALERT.ApiDown].join('|')})`, targets: [n(ALERT.TargetDown)], equal: [env, 'job'] },
   ];
 }
 

@@ -1,11 +1,12 @@
 // Buffer alerts: the Redis stream between ingester and writer (sampled by the
 // writer) and Redis itself (redis_exporter).
 
-import type { MixinConfig } from '../telemetry/mixin-config.ts';
-import { metric, promql, series, type Component } from './lib.ts';
+import type { MixinConfig } from '../mixin/config.ts';
+import { metric, promql, series } from '../mixin/promql.ts';
+import type { Component } from '../mixin/rules/types.ts';
+import { ALERT, alertName } from './names.ts';
 
 export function bufferAlerts(config: MixinConfig): Component {
-  const p = config.alertPrefix;
   const writer = config.selectors.writer;
   const redis = config.selectors.redis;
   const t = config.thresholds;
@@ -15,7 +16,7 @@ export function bufferAlerts(config: MixinConfig): Component {
     /
     max by (job, instance) (${series('redis_memory_max_bytes', redis)} > 0)`;
   const memoryAlert = (severity: 'warning' | 'critical', ratio: number) => ({
-    alert: `${p}RedisMemoryNearLimit`,
+    alert: alertName(config, ALERT.RedisMemoryNearLimit),
     expr: `${memoryRatio}\n> ${ratio}`,
     for: '5m',
     labels: { severity, service },
@@ -34,7 +35,7 @@ export function bufferAlerts(config: MixinConfig): Component {
         name: 'bpe-buffer',
         rules: [
           {
-            alert: `${p}BufferBacklogGrowing`,
+            alert: alertName(config, ALERT.BufferBacklogGrowing),
             expr: promql`
               max by (job, instance) (${series(metric('bufferUndelivered'), writer)}) > ${t.backlogEntries}
               and
@@ -51,7 +52,7 @@ export function bufferAlerts(config: MixinConfig): Component {
           memoryAlert('warning', t.redisMemoryWarningRatio),
           memoryAlert('critical', t.redisMemoryCriticalRatio),
           {
-            alert: `${p}RedisDown`,
+            alert: alertName(config, ALERT.RedisDown),
             expr: promql`
               max by (job, instance) (${series('redis_up', redis)}) == 0`,
             for: t.redisDownFor,

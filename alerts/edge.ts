@@ -2,14 +2,15 @@
 // probed from the outside by the blackbox exporter, through DNS, the firewall, TLS and
 // Caddy to the service behind: the way researchers reach the API.
 
-import type { MixinConfig } from '../telemetry/mixin-config.ts';
-import { promql, series, type AlertRule, type Component } from './lib.ts';
+import type { MixinConfig } from '../mixin/config.ts';
+import { promql, series } from '../mixin/promql.ts';
+import type { AlertRule, Component } from '../mixin/rules/types.ts';
+import { ALERT, alertName } from './names.ts';
 
 export function edgeAlerts(config: MixinConfig): Component {
-  const p = config.alertPrefix;
   const t = config.thresholds;
   const expiring = (severity: 'warning' | 'critical', days: number): AlertRule => ({
-    alert: `${p}TlsCertificateExpiring`,
+    alert: alertName(config, ALERT.TlsCertificateExpiring),
     expr: promql`
       min by (job, instance) (${series('probe_ssl_earliest_cert_expiry', config.selectors.blackbox)}) - time() < ${days} * 86400`,
     for: t.certificateFor,
@@ -22,7 +23,7 @@ export function edgeAlerts(config: MixinConfig): Component {
     },
   });
   const down: AlertRule = {
-    alert: `${p}PublicEndpointDown`,
+    alert: alertName(config, ALERT.PublicEndpointDown),
     expr: `${series('probe_success', config.selectors.blackbox)} == 0`,
     for: t.publicEndpointDownFor,
     labels: { severity: 'critical', service: 'edge' },

@@ -2,16 +2,17 @@
 // daily backup (deploy/backup/backup.sh writes its success time to node-exporter's
 // textfile collector).
 
-import type { MixinConfig } from '../telemetry/mixin-config.ts';
-import { promql, series, type AlertRule, type Component } from './lib.ts';
+import type { MixinConfig } from '../mixin/config.ts';
+import { promql, series } from '../mixin/promql.ts';
+import type { AlertRule, Component } from '../mixin/rules/types.ts';
+import { ALERT, alertName } from './names.ts';
 
 export function hostAlerts(config: MixinConfig): Component {
-  const p = config.alertPrefix;
   const node = config.selectors.node;
   const fs = config.selectors.filesystem;
   const t = config.thresholds;
   const disk = (severity: 'warning' | 'critical', freeRatio: number, hours: number): AlertRule => ({
-    alert: `${p}DiskFillingUp`,
+    alert: alertName(config, ALERT.DiskFillingUp),
     expr: promql`
       (
         ${series('node_filesystem_avail_bytes', node, fs)} / ${series('node_filesystem_size_bytes', node, fs)} < ${freeRatio}
@@ -40,7 +41,7 @@ export function hostAlerts(config: MixinConfig): Component {
           disk('warning', t.diskFreeWarningRatio, t.diskForecastWarningHours),
           disk('critical', t.diskFreeCriticalRatio, t.diskForecastCriticalHours),
           {
-            alert: `${p}BackupMissing`,
+            alert: alertName(config, ALERT.BackupMissing),
             expr: promql`
               time() - max by (job) (${backup}) > ${t.backupMaxAgeHours} * 3600`,
             for: t.backupMissingFor,
@@ -53,7 +54,7 @@ export function hostAlerts(config: MixinConfig): Component {
             },
           },
           {
-            alert: `${p}BackupMissing`,
+            alert: alertName(config, ALERT.BackupMissing),
             expr: promql`
               absent(${backup})`,
             for: t.backupMissingFor,

@@ -2,11 +2,13 @@
 // the symptoms they produce (stalled, lagging) are separate alerts; Alertmanager
 // inhibits the symptoms while a cause fires (alerts/alertmanager.ts).
 
-import type { MixinConfig } from '../telemetry/mixin-config.ts';
-import { duration, metric, promql, series, serviceDownAlert, type Component } from './lib.ts';
+import type { MixinConfig } from '../mixin/config.ts';
+import { duration, metric, promql, series } from '../mixin/promql.ts';
+import { serviceDownAlert } from './lib.ts';
+import type { Component } from '../mixin/rules/types.ts';
+import { ALERT, alertName } from './names.ts';
 
 export function ingesterAlerts(config: MixinConfig): Component {
-  const p = config.alertPrefix;
   const sel = config.selectors.ingester;
   const t = config.thresholds;
   const service = 'ingester';
@@ -17,9 +19,9 @@ export function ingesterAlerts(config: MixinConfig): Component {
       {
         name: 'bpe-ingester',
         rules: [
-          serviceDownAlert(config, 'ingester', { name: 'IngesterDown', label: 'ingester', summary: 'The ingester is down: nothing is read from Jetstream.', consequence: 'No event reaches the Redis stream until it is back; Jetstream replays the last 24 hours, so nothing is lost if it returns within that time.' }),
+          serviceDownAlert(config, 'ingester', { name: ALERT.IngesterDown, label: 'ingester', summary: 'The ingester is down: nothing is read from Jetstream.', consequence: 'No event reaches the Redis stream until it is back; Jetstream replays the last 24 hours, so nothing is lost if it returns within that time.' }),
           {
-            alert: `${p}JetstreamDisconnected`,
+            alert: alertName(config, ALERT.JetstreamDisconnected),
             expr: promql`
               max by (job, instance) (${series(metric('ingesterConnected'), sel)}) == 0
               unless on (job, instance)
@@ -34,7 +36,7 @@ export function ingesterAlerts(config: MixinConfig): Component {
             },
           },
           {
-            alert: `${p}IngestionStalled`,
+            alert: alertName(config, ALERT.IngestionStalled),
             expr: promql`
               sum by (job, instance) (rate(${series(metric('ingesterEventsStored'), sel)}[5m])) == 0`,
             for: t.ingestionStalledFor,
@@ -47,7 +49,7 @@ export function ingesterAlerts(config: MixinConfig): Component {
             },
           },
           {
-            alert: `${p}CursorLagHigh`,
+            alert: alertName(config, ALERT.CursorLagHigh),
             expr: promql`
               max by (job, instance) (${series(metric('ingesterCursorLag'), sel)}) > ${t.cursorLagWarningSeconds}`,
             for: t.cursorLagFor,
@@ -60,7 +62,7 @@ export function ingesterAlerts(config: MixinConfig): Component {
             },
           },
           {
-            alert: `${p}CursorLagHigh`,
+            alert: alertName(config, ALERT.CursorLagHigh),
             expr: promql`
               max by (job, instance) (${series(metric('ingesterCursorLag'), sel)}) > ${t.cursorLagCriticalSeconds}`,
             for: t.cursorLagFor,
@@ -74,7 +76,7 @@ export function ingesterAlerts(config: MixinConfig): Component {
             },
           },
           {
-            alert: `${p}DeadLettersIncreasing`,
+            alert: alertName(config, ALERT.DeadLettersIncreasing),
             expr: promql`
               sum by (job, instance) (rate(${series(metric('ingesterDeadLettered'), sel)}[15m]))
               /

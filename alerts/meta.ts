@@ -1,11 +1,12 @@
 // Monitoring of the monitoring: any scrape target down. The per-service "down"
 // alerts (ingester, writer, API) inhibit this one for their own job.
 
-import type { MixinConfig } from '../telemetry/mixin-config.ts';
-import { promql, type Component } from './lib.ts';
+import type { MixinConfig } from '../mixin/config.ts';
+import { promql } from '../mixin/promql.ts';
+import type { Component } from '../mixin/rules/types.ts';
+import { ALERT, alertName } from './names.ts';
 
 export function metaAlerts(config: MixinConfig): Component {
-  const p = config.alertPrefix;
   return {
     name: 'meta',
     dashboard: 'overview',
@@ -14,7 +15,7 @@ export function metaAlerts(config: MixinConfig): Component {
         name: 'bpe-meta',
         rules: [
           {
-            alert: `${p}TargetDown`,
+            alert: alertName(config, ALERT.TargetDown),
             expr: promql`
               up == 0`,
             for: config.targetDownFor,

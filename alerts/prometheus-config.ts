@@ -2,7 +2,7 @@
 // the Compose services by name) and for the local stack and tests (loopback
 // ports): one function, so both scrape the same jobs with the same labels.
 
-import type { MixinConfig } from '../telemetry/mixin-config.ts';
+import type { MixinConfig } from '../mixin/config.ts';
 
 /** The blackbox exporter's module the public probes use (deploy/config/blackbox/blackbox.yml). */
 export const PUBLIC_PROBE_MODULE = 'https_2xx';

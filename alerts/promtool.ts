@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { mixinConfig, type MixinConfig } from '../telemetry/mixin-config.ts';
+import { mixinConfig, type MixinConfig } from '../mixin/config.ts';
 import { GROUP_ORDERS, groupEvalOrder, renderUnitTests, unitTests, type GroupOrder } from './tests/index.ts';
 
 const exec = promisify(execFile);

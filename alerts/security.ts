@@ -2,11 +2,12 @@
 // or revoked key in a loop) and an unusual export volume (bulk exfiltration).
 // Both compare a recent rate with an absolute floor *and* with the usual level.
 
-import type { MixinConfig } from '../telemetry/mixin-config.ts';
-import { metric, promql, series, type Component } from './lib.ts';
+import type { MixinConfig } from '../mixin/config.ts';
+import { metric, promql, series } from '../mixin/promql.ts';
+import type { Component } from '../mixin/rules/types.ts';
+import { ALERT, alertName } from './names.ts';
 
 export function securityAlerts(config: MixinConfig): Component {
-  const p = config.alertPrefix;
   const api = config.selectors.api;
   const t = config.thresholds;
   const failures = series(metric('apiAuthFailures'), api);
@@ -19,7 +20,7 @@ export function securityAlerts(config: MixinConfig): Component {
         name: 'bpe-security',
         rules: [
           {
-            alert: `${p}AuthFailureSpike`,
+            alert: alertName(config, ALERT.AuthFailureSpike),
             expr: promql`
               sum by (job) (rate(${failures}[5m])) > ${t.authFailureRatePerSecond}
               and
@@ -34,7 +35,7 @@ export function securityAlerts(config: MixinConfig): Component {
             },
           },
           {
-            alert: `${p}UnusualExportVolume`,
+            alert: alertName(config, ALERT.UnusualExportVolume),
             expr: promql`
               sum by (job) (increase(${exported}[1h])) > ${t.exportBytesPerHour}
               and

@@ -1,11 +1,13 @@
 // Writer alerts: Redis stream -> Parquet. Data freshness is the symptom users
 // see; the writer being down or failing batches are its causes.
 
-import type { MixinConfig } from '../telemetry/mixin-config.ts';
-import { duration, metric, promql, series, serviceDownAlert, type Component } from './lib.ts';
+import type { MixinConfig } from '../mixin/config.ts';
+import { duration, metric, promql, series } from '../mixin/promql.ts';
+import { serviceDownAlert } from './lib.ts';
+import type { Component } from '../mixin/rules/types.ts';
+import { ALERT, alertName } from './names.ts';
 
 export function writerAlerts(config: MixinConfig): Component {
-  const p = config.alertPrefix;
   const sel = config.selectors.writer;
   const t = config.thresholds;
   const service = 'writer';
@@ -16,9 +18,9 @@ export function writerAlerts(config: MixinConfig): Component {
       {
         name: 'bpe-writer',
         rules: [
-          serviceDownAlert(config, 'writer', { name: 'WriterDown', label: 'writer', summary: 'The writer is down: nothing is written to Parquet.', consequence: 'Events wait in the Redis stream; the ingester pauses at BACKLOG_HIGH_WATER.' }),
+          serviceDownAlert(config, 'writer', { name: ALERT.WriterDown, label: 'writer', summary: 'The writer is down: nothing is written to Parquet.', consequence: 'Events wait in the Redis stream; the ingester pauses at BACKLOG_HIGH_WATER.' }),
           {
-            alert: `${p}WriterBatchesFailing`,
+            alert: alertName(config, ALERT.WriterBatchesFailing),
             expr: promql`
               sum by (job, instance) (rate(${series(metric('writerBatches'), sel, 'outcome="failed"')}[10m])) > 0`,
             for: t.writerBatchesFailingFor,
@@ -31,7 +33,7 @@ export function writerAlerts(config: MixinConfig): Component {
             },
           },
           {
-            alert: `${p}DataStale`,
+            alert: alertName(config, ALERT.DataStale),
             // max_over_time keeps the last value once the writer stops exporting it (down, or hung).
             expr: promql`
               time() - max by (job) (max_over_time(${series(metric('writerNewestEvent'), sel)}[${t.dataStaleLookback}]) > 0)
@@ -46,7 +48,7 @@ export function writerAlerts(config: MixinConfig): Component {
             },
           },
           {
-            alert: `${p}DeadLettersIncreasing`,
+            alert: alertName(config, ALERT.DeadLettersIncreasing),
             expr: promql`
               sum by (job, instance) (increase(${series(metric('writerDeadLettered'), sel)}[1h])) > 0`,
             for: t.deadLettersFor,

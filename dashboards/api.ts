@@ -5,10 +5,10 @@ import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { buildDashboard, envVariable, instanceVariable, statPanel, steps, timeseriesPanel, upDownMappings, type MixinConfig } from './lib.ts';
 import { queries } from './queries.ts';
 import { runtimeRow } from './runtime.ts';
+import { ALERT } from '../alerts/names.ts';
 
 export function apiDashboard(config: MixinConfig): Dashboard {
   const q = queries(config).api;
-  const p = config.alertPrefix;
   const { availabilityTarget, latencyTarget, latencyThresholdSeconds, windowDays } = config.slo;
   const errorBudget = 1 - availabilityTarget;
   return buildDashboard(config, {
@@ -16,15 +16,15 @@ export function apiDashboard(config: MixinConfig): Dashboard {
     description: 'The Post Explorer API: traffic, errors, latency, SLOs.',
     tags: ['api'],
     variables: [envVariable(config), instanceVariable(config, [config.jobs.api])],
-    runbooks: [`${p}ApiDown`, `${p}ApiErrorBudgetBurn`, `${p}ApiLatencyBudgetBurn`],
+    runbooks: [ALERT.ApiDown, ALERT.ApiErrorBudgetBurn, ALERT.ApiLatencyBudgetBurn],
     rows: [
       {
         title: 'Status',
         height: 5,
         panels: [
-          [statPanel(config, { title: 'API up', description: 'Whether Prometheus can scrape the API.', unit: 'none', thresholds: steps('red', [1, 'green']), mappings: upDownMappings(), targets: [{ expr: q.up, legend: '{{instance}}' }], runbooks: [`${p}ApiDown`] }), 6],
-          [statPanel(config, { title: 'Availability (1 h)', description: `Share of requests without a 5xx over the last hour. SLO ${availabilityTarget * 100}%.`, unit: 'percentunit', decimals: 3, thresholds: steps('red', [availabilityTarget, 'green']), targets: [{ expr: q.availability1h }], runbooks: [`${p}ApiErrorBudgetBurn`] }), 6],
-          [statPanel(config, { title: 'Latency p99', description: `99th percentile of request duration (probes excluded). The latency SLO counts requests over ${latencyThresholdSeconds}s.`, unit: 's', thresholds: steps('green', [latencyThresholdSeconds / 2, 'orange'], [latencyThresholdSeconds, 'red']), targets: [{ expr: q.p99 }], runbooks: [`${p}ApiLatencyBudgetBurn`] }), 6],
+          [statPanel(config, { title: 'API up', description: 'Whether Prometheus can scrape the API.', unit: 'none', thresholds: steps('red', [1, 'green']), mappings: upDownMappings(), targets: [{ expr: q.up, legend: '{{instance}}' }], runbooks: [ALERT.ApiDown] }), 6],
+          [statPanel(config, { title: 'Availability (1 h)', description: `Share of requests without a 5xx over the last hour. SLO ${availabilityTarget * 100}%.`, unit: 'percentunit', decimals: 3, thresholds: steps('red', [availabilityTarget, 'green']), targets: [{ expr: q.availability1h }], runbooks: [ALERT.ApiErrorBudgetBurn] }), 6],
+          [statPanel(config, { title: 'Latency p99', description: `99th percentile of request duration (probes excluded). The latency SLO counts requests over ${latencyThresholdSeconds}s.`, unit: 's', thresholds: steps('green', [latencyThresholdSeconds / 2, 'orange'], [latencyThresholdSeconds, 'red']), targets: [{ expr: q.p99 }], runbooks: [ALERT.ApiLatencyBudgetBurn] }), 6],
           [statPanel(config, { title: `Error budget remaining (${windowDays} d)`, description: `Share of the ${windowDays}-day error budget (${Number((errorBudget * 100).toPrecision(6))}% of requests) not yet spent.`, unit: 'percentunit', thresholds: steps('red', [0, 'orange'], [0.25, 'green']), targets: [{ expr: q.budgetRemaining }] }), 6],
         ],
       },
@@ -69,7 +69,7 @@ export function apiDashboard(config: MixinConfig): Dashboard {
             thresholds: steps('green', [errorBudget, 'orange'], [14.4 * errorBudget, 'red']),
             showThresholds: true,
             targets: Object.entries(q.errorRatios).map(([w, expr]) => ({ expr, legend: w })),
-            runbooks: [`${p}ApiErrorBudgetBurn`],
+            runbooks: [ALERT.ApiErrorBudgetBurn],
           }), 12],
           [timeseriesPanel(config, {
             title: `Requests over ${latencyThresholdSeconds}s by window`,
@@ -78,7 +78,7 @@ export function apiDashboard(config: MixinConfig): Dashboard {
             thresholds: steps('green', [1 - latencyTarget, 'orange'], [14.4 * (1 - latencyTarget), 'red']),
             showThresholds: true,
             targets: Object.entries(q.slowRatios).map(([w, expr]) => ({ expr, legend: w })),
-            runbooks: [`${p}ApiLatencyBudgetBurn`],
+            runbooks: [ALERT.ApiLatencyBudgetBurn],
           }), 12],
         ],
       },

@@ -4,23 +4,23 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { buildDashboard, envVariable, instanceVariable, statPanel, steps, timeseriesPanel, upDownMappings, type MixinConfig } from './lib.ts';
 import { queries } from './queries.ts';
+import { ALERT } from '../alerts/names.ts';
 
 export function bufferDashboard(config: MixinConfig): Dashboard {
   const q = queries(config).buffer;
   const t = config.thresholds;
-  const p = config.alertPrefix;
   return buildDashboard(config, {
     ref: config.dashboards.buffer,
     description: 'The Redis stream between ingester and writer, and Redis itself.',
     tags: ['buffer', 'redis'],
     variables: [envVariable(config), instanceVariable(config, [config.jobs.writer, config.jobs.redis, config.jobs.ingester])],
-    runbooks: [`${p}BufferBacklogGrowing`, `${p}RedisMemoryNearLimit`, `${p}RedisDown`],
+    runbooks: [ALERT.BufferBacklogGrowing, ALERT.RedisMemoryNearLimit, ALERT.RedisDown],
     rows: [
       {
         title: 'Stream',
         height: 8,
         panels: [
-          [statPanel(config, { title: 'Backlog', description: `Entries no writer has read yet. Alert when over ${t.backlogEntries} and growing.`, unit: 'short', thresholds: steps('green', [t.backlogEntries / 10, 'orange'], [t.backlogEntries, 'red']), targets: [{ expr: q.undelivered, legend: 'undelivered' }], runbooks: [`${p}BufferBacklogGrowing`] }), 6],
+          [statPanel(config, { title: 'Backlog', description: `Entries no writer has read yet. Alert when over ${t.backlogEntries} and growing.`, unit: 'short', thresholds: steps('green', [t.backlogEntries / 10, 'orange'], [t.backlogEntries, 'red']), targets: [{ expr: q.undelivered, legend: 'undelivered' }], runbooks: [ALERT.BufferBacklogGrowing] }), 6],
           [timeseriesPanel(config, {
             title: 'Stream entries',
             description: 'XLEN of the stream, entries not yet delivered to a writer, and entries delivered but not acknowledged.',
@@ -57,8 +57,8 @@ export function bufferDashboard(config: MixinConfig): Dashboard {
         title: 'Redis',
         height: 7,
         panels: [
-          [statPanel(config, { title: 'Redis up', description: 'Whether redis_exporter reaches Redis.', unit: 'none', thresholds: steps('red', [1, 'green']), mappings: upDownMappings(), targets: [{ expr: q.redisUp }], runbooks: [`${p}RedisDown`] }), 4],
-          [statPanel(config, { title: 'Memory used / maxmemory', description: `Share of maxmemory in use. The policy is noeviction: at 100% every append fails. Warning at ${t.redisMemoryWarningRatio * 100}%, critical at ${t.redisMemoryCriticalRatio * 100}%.`, unit: 'percentunit', thresholds: steps('green', [t.redisMemoryWarningRatio, 'orange'], [t.redisMemoryCriticalRatio, 'red']), targets: [{ expr: q.memoryRatio }], runbooks: [`${p}RedisMemoryNearLimit`] }), 5],
+          [statPanel(config, { title: 'Redis up', description: 'Whether redis_exporter reaches Redis.', unit: 'none', thresholds: steps('red', [1, 'green']), mappings: upDownMappings(), targets: [{ expr: q.redisUp }], runbooks: [ALERT.RedisDown] }), 4],
+          [statPanel(config, { title: 'Memory used / maxmemory', description: `Share of maxmemory in use. The policy is noeviction: at 100% every append fails. Warning at ${t.redisMemoryWarningRatio * 100}%, critical at ${t.redisMemoryCriticalRatio * 100}%.`, unit: 'percentunit', thresholds: steps('green', [t.redisMemoryWarningRatio, 'orange'], [t.redisMemoryCriticalRatio, 'red']), targets: [{ expr: q.memoryRatio }], runbooks: [ALERT.RedisMemoryNearLimit] }), 5],
           [timeseriesPanel(config, {
             title: 'Memory',
             description: 'Memory Redis uses, against its maxmemory.',

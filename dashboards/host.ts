@@ -4,17 +4,17 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { buildDashboard, envVariable, instanceVariable, statPanel, steps, timeseriesPanel, upDownMappings, type MixinConfig } from './lib.ts';
 import { queries } from './queries.ts';
+import { ALERT } from '../alerts/names.ts';
 
 export function hostDashboard(config: MixinConfig): Dashboard {
   const q = queries(config).host;
   const t = config.thresholds;
-  const p = config.alertPrefix;
   return buildDashboard(config, {
     ref: config.dashboards.host,
     description: 'The machine (node-exporter), its backup and its public certificate.',
     tags: ['host'],
     variables: [envVariable(config), instanceVariable(config, [config.jobs.node, config.jobs.blackbox])],
-    runbooks: [`${p}DiskFillingUp`, `${p}BackupMissing`, `${p}TlsCertificateExpiring`],
+    runbooks: [ALERT.DiskFillingUp, ALERT.BackupMissing, ALERT.TlsCertificateExpiring],
     rows: [
       {
         title: 'Compute',
@@ -29,8 +29,8 @@ export function hostDashboard(config: MixinConfig): Dashboard {
         title: 'Disks',
         height: 8,
         panels: [
-          [timeseriesPanel(config, { title: 'Disk used', description: 'Share of each real filesystem in use.', unit: 'percentunit', min: 0, max: 1, thresholds: steps('green', [1 - t.diskFreeWarningRatio, 'orange'], [1 - t.diskFreeCriticalRatio, 'red']), showThresholds: true, targets: [{ expr: q.diskUsed, legend: '{{mountpoint}}' }], runbooks: [`${p}DiskFillingUp`] }), 8],
-          [timeseriesPanel(config, { title: `Free space forecast (${t.diskForecastWarningHours} h ahead)`, description: `Free bytes each filesystem will have in ${t.diskForecastWarningHours} hours at the trend of the last 6 hours; below zero it fills up.`, unit: 'bytes', thresholds: steps('red', [0, 'green']), showThresholds: true, targets: [{ expr: q.diskForecast, legend: '{{mountpoint}}' }], runbooks: [`${p}DiskFillingUp`] }), 8],
+          [timeseriesPanel(config, { title: 'Disk used', description: 'Share of each real filesystem in use.', unit: 'percentunit', min: 0, max: 1, thresholds: steps('green', [1 - t.diskFreeWarningRatio, 'orange'], [1 - t.diskFreeCriticalRatio, 'red']), showThresholds: true, targets: [{ expr: q.diskUsed, legend: '{{mountpoint}}' }], runbooks: [ALERT.DiskFillingUp] }), 8],
+          [timeseriesPanel(config, { title: `Free space forecast (${t.diskForecastWarningHours} h ahead)`, description: `Free bytes each filesystem will have in ${t.diskForecastWarningHours} hours at the trend of the last 6 hours; below zero it fills up.`, unit: 'bytes', thresholds: steps('red', [0, 'green']), showThresholds: true, targets: [{ expr: q.diskForecast, legend: '{{mountpoint}}' }], runbooks: [ALERT.DiskFillingUp] }), 8],
           [timeseriesPanel(config, {
             title: 'Disk I/O',
             description: 'Bytes read and written per second, all disks.',
@@ -57,8 +57,8 @@ export function hostDashboard(config: MixinConfig): Dashboard {
               { expr: q.network.transmitted, legend: 'sent {{instance}}' },
             ],
           }), 12],
-          [statPanel(config, { title: 'Last backup', description: `Time since the last successful backup (deploy/backup/backup.sh). Missing past ${t.backupMaxAgeHours} hours.`, unit: 's', thresholds: steps('green', [t.backupMaxAgeHours * 3600, 'red']), targets: [{ expr: q.backupAge }], runbooks: [`${p}BackupMissing`] }), 4],
-          [statPanel(config, { title: 'Certificate expires in', description: `Days until the public certificate expires. Caddy renews at 30; warning under ${t.certificateWarningDays}, critical under ${t.certificateCriticalDays}.`, unit: 'd', thresholds: steps('red', [t.certificateCriticalDays, 'orange'], [t.certificateWarningDays, 'green']), targets: [{ expr: q.certificateDays, legend: '{{instance}}' }], runbooks: [`${p}TlsCertificateExpiring`] }), 4],
+          [statPanel(config, { title: 'Last backup', description: `Time since the last successful backup (deploy/backup/backup.sh). Missing past ${t.backupMaxAgeHours} hours.`, unit: 's', thresholds: steps('green', [t.backupMaxAgeHours * 3600, 'red']), targets: [{ expr: q.backupAge }], runbooks: [ALERT.BackupMissing] }), 4],
+          [statPanel(config, { title: 'Certificate expires in', description: `Days until the public certificate expires. Caddy renews at 30; warning under ${t.certificateWarningDays}, critical under ${t.certificateCriticalDays}.`, unit: 'd', thresholds: steps('red', [t.certificateCriticalDays, 'orange'], [t.certificateWarningDays, 'green']), targets: [{ expr: q.certificateDays, legend: '{{instance}}' }], runbooks: [ALERT.TlsCertificateExpiring] }), 4],
           [statPanel(config, { title: 'Public probe', description: 'Whether the blackbox exporter reaches the public HTTPS endpoint.', unit: 'none', thresholds: steps('red', [1, 'green']), mappings: upDownMappings('ok', 'failing'), targets: [{ expr: q.probeSuccess, legend: '{{instance}}' }] }), 4],
         ],
       },

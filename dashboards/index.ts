@@ -2,7 +2,7 @@
 // configuration object, and their rendering to dashboards/dist/<uid>.json.
 
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { mixinConfig, type MixinConfig } from '../telemetry/mixin-config.ts';
+import { mixinConfig, type MixinConfig } from '../mixin/config.ts';
 import { apiDashboard } from './api.ts';
 import { bufferDashboard } from './buffer.ts';
 import { hostDashboard } from './host.ts';

@@ -19,8 +19,9 @@ import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
-import { runbookFile, runbookPage } from '../alerts/lib.ts';
-import type { DashboardRef, MixinConfig } from '../telemetry/mixin-config.ts';
+import { runbookFile, runbookPage } from '../mixin/links.ts';
+import type { DashboardRef, MixinConfig } from '../mixin/config.ts';
+import { alertName, type AlertName } from '../alerts/names.ts';
 
 export type { MixinConfig };
 
@@ -90,7 +91,7 @@ export interface PanelSpec {
   thresholds: Step[];
   targets: Target[];
   /** Runbooks of the alerts this panel explains (alert names). */
-  runbooks?: string[];
+  runbooks?: AlertName[];
   min?: number;
   max?: number;
   decimals?: number;
@@ -114,7 +115,7 @@ function common_<P extends AnyPanel>(config: MixinConfig, p: P, spec: PanelSpec)
   if (spec.decimals !== undefined) p.decimals(spec.decimals);
   if (spec.mappings) p.mappings(spec.mappings);
   if (spec.runbooks?.length) {
-    p.links(spec.runbooks.map((alert) => new dashboard.DashboardLinkBuilder(`Runbook: ${alert}`).type(dashboard.DashboardLinkType.Link).url(runbookUrl(config, alert)).targetBlank(true)));
+    p.links(spec.runbooks.map((name) => alertName(config, name)).map((alert) => new dashboard.DashboardLinkBuilder(`Runbook: ${alert}`).type(dashboard.DashboardLinkType.Link).url(runbookUrl(config, alert)).targetBlank(true)));
   }
   return p;
 }
@@ -207,7 +208,7 @@ export interface DashboardSpec {
   variables: Builder<dashboard.VariableModel>[];
   rows: Row[];
   /** Alerts whose runbooks the dashboard links to in its header. */
-  runbooks?: string[];
+  runbooks?: AlertName[];
 }
 
 /** Builds a dashboard: header links (every other dashboard, the runbooks), variables, rows. */
@@ -238,7 +239,7 @@ export function buildDashboard(config: MixinConfig, spec: DashboardSpec): dashbo
         .tooltip('What on-call does when an alert fires')
         .targetBlank(true),
     );
-  for (const alert of spec.runbooks ?? []) {
+  for (const alert of (spec.runbooks ?? []).map((name) => alertName(config, name))) {
     builder.link(new dashboard.DashboardLinkBuilder(`Runbook: ${alert}`).type(dashboard.DashboardLinkType.Link).url(runbookUrl(config, alert)).icon('doc').targetBlank(true));
   }
   for (const row of spec.rows) {

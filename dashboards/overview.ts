@@ -4,11 +4,11 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { buildDashboard, envVariable, instanceVariable, statPanel, steps, timeseriesPanel, upDownMappings, type MixinConfig } from './lib.ts';
 import { queries } from './queries.ts';
+import { ALERT } from '../alerts/names.ts';
 
 export function overviewDashboard(config: MixinConfig): Dashboard {
   const q = queries(config).overview;
   const t = config.thresholds;
-  const p = config.alertPrefix;
   const target = t.eventsPerDayTarget;
   const { availabilityTarget, latencyTarget, latencyThresholdSeconds, windowDays } = config.slo;
   const pct = (x: number) => `${Number((x * 100).toPrecision(6))}%`;
@@ -17,7 +17,7 @@ export function overviewDashboard(config: MixinConfig): Dashboard {
     description: 'The pipeline at a glance: volume against the plan, freshness, lag, API SLOs, storage.',
     tags: ['overview'],
     variables: [envVariable(config), instanceVariable(config, [config.jobs.ingester, config.jobs.writer, config.jobs.api])],
-    runbooks: [`${p}DataStale`, `${p}ApiErrorBudgetBurn`],
+    runbooks: [ALERT.DataStale, ALERT.ApiErrorBudgetBurn],
     rows: [
       {
         title: 'Volume',
@@ -59,7 +59,7 @@ export function overviewDashboard(config: MixinConfig): Dashboard {
             unit: 's',
             thresholds: steps('green', [t.dataStaleSeconds / 3, 'orange'], [t.dataStaleSeconds, 'red']),
             targets: [{ expr: q.freshness, legend: 'freshness' }],
-            runbooks: [`${p}DataStale`],
+            runbooks: [ALERT.DataStale],
           }), 6],
           [timeseriesPanel(config, {
             title: 'End-to-end lag',
@@ -72,7 +72,7 @@ export function overviewDashboard(config: MixinConfig): Dashboard {
               { expr: q.bufferWait, legend: 'buffer (oldest unacknowledged)' },
               { expr: q.freshness, legend: 'end to end (Parquet)' },
             ],
-            runbooks: [`${p}CursorLagHigh`],
+            runbooks: [ALERT.CursorLagHigh],
           }), 12],
           [statPanel(config, {
             title: 'Services up',
@@ -95,7 +95,7 @@ export function overviewDashboard(config: MixinConfig): Dashboard {
             decimals: 3,
             thresholds: steps('red', [availabilityTarget, 'green']),
             targets: [{ expr: q.availability30d, legend: 'availability' }],
-            runbooks: [`${p}ApiErrorBudgetBurn`],
+            runbooks: [ALERT.ApiErrorBudgetBurn],
           }), 6],
           [statPanel(config, {
             title: 'Error budget remaining',
@@ -111,7 +111,7 @@ export function overviewDashboard(config: MixinConfig): Dashboard {
             decimals: 2,
             thresholds: steps('red', [latencyTarget, 'green']),
             targets: [{ expr: q.latency30d, legend: 'within threshold' }],
-            runbooks: [`${p}ApiLatencyBudgetBurn`],
+            runbooks: [ALERT.ApiLatencyBudgetBurn],
           }), 6],
           [timeseriesPanel(config, {
             title: 'SLIs over the last hour',

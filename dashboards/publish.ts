@@ -11,7 +11,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../base/paths.ts';
-import { mixinConfig } from '../telemetry/mixin-config.ts';
+import { mixinConfig } from '../mixin/config.ts';
 import { EXIT, PublishError, publish, type DashboardJson } from './grafana-client.ts';
 
 const USAGE = `usage: GRAFANA_URL=https://grafana.example.org GRAFANA_TOKEN=glsa_... npm run dashboards:publish [-- --dry-run]

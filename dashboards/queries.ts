@@ -3,9 +3,9 @@
 // selectors and thresholds from the mixin configuration, the dashboard variables
 // ($env, $instance, $service) and Grafana's $__rate_interval / $__interval.
 
-import { SLO_RECORDS, sloSelectors } from '../alerts/api.ts';
-import { metric } from '../alerts/lib.ts';
-import type { MixinConfig } from '../telemetry/mixin-config.ts';
+import { SLO_RECORDS, sloSelectors } from '../mixin/rules/api-slo.ts';
+import { metric } from '../mixin/promql.ts';
+import type { MixinConfig } from '../mixin/config.ts';
 import { scoped, sel } from './lib.ts';
 
 const RI = '$__rate_interval';

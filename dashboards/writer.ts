@@ -5,26 +5,26 @@ import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { buildDashboard, envVariable, instanceVariable, statPanel, steps, timeseriesPanel, upDownMappings, type MixinConfig } from './lib.ts';
 import { queries } from './queries.ts';
 import { runtimeRow } from './runtime.ts';
+import { ALERT } from '../alerts/names.ts';
 
 export function writerDashboard(config: MixinConfig): Dashboard {
   const q = queries(config).writer;
   const t = config.thresholds;
-  const p = config.alertPrefix;
   return buildDashboard(config, {
     ref: config.dashboards.writer,
     description: 'Redis stream -> Parquet: batches, freshness, the store.',
     tags: ['writer', 'storage'],
     variables: [envVariable(config), instanceVariable(config, [config.jobs.writer])],
-    runbooks: [`${p}WriterDown`, `${p}WriterBatchesFailing`, `${p}DataStale`, `${p}DeadLettersIncreasing`],
+    runbooks: [ALERT.WriterDown, ALERT.WriterBatchesFailing, ALERT.DataStale, ALERT.DeadLettersIncreasing],
     rows: [
       {
         title: 'Status',
         height: 5,
         panels: [
-          [statPanel(config, { title: 'Writer up', description: 'Whether Prometheus can scrape each writer.', unit: 'none', thresholds: steps('red', [1, 'green']), mappings: upDownMappings(), targets: [{ expr: q.up, legend: '{{instance}}' }], runbooks: [`${p}WriterDown`] }), 6],
+          [statPanel(config, { title: 'Writer up', description: 'Whether Prometheus can scrape each writer.', unit: 'none', thresholds: steps('red', [1, 'green']), mappings: upDownMappings(), targets: [{ expr: q.up, legend: '{{instance}}' }], runbooks: [ALERT.WriterDown] }), 6],
           [statPanel(config, { title: 'Lease holders', description: 'Writers holding the lease: exactly one should (the others are hot standbys).', unit: 'none', thresholds: steps('red', [1, 'green'], [2, 'red']), targets: [{ expr: q.leaders }] }), 6],
           [statPanel(config, { title: 'Since the last batch', description: 'Time since the last batch was committed.', unit: 's', thresholds: steps('green', [120, 'orange'], [t.dataStaleSeconds, 'red']), targets: [{ expr: q.sinceLastBatch }] }), 6],
-          [statPanel(config, { title: 'Data freshness', description: `Age of the newest event in Parquet. Red past ${t.dataStaleSeconds}s.`, unit: 's', thresholds: steps('green', [t.dataStaleSeconds / 3, 'orange'], [t.dataStaleSeconds, 'red']), targets: [{ expr: q.freshness }], runbooks: [`${p}DataStale`] }), 6],
+          [statPanel(config, { title: 'Data freshness', description: `Age of the newest event in Parquet. Red past ${t.dataStaleSeconds}s.`, unit: 's', thresholds: steps('green', [t.dataStaleSeconds / 3, 'orange'], [t.dataStaleSeconds, 'red']), targets: [{ expr: q.freshness }], runbooks: [ALERT.DataStale] }), 6],
         ],
       },
       {
@@ -32,7 +32,7 @@ export function writerDashboard(config: MixinConfig): Dashboard {
         height: 8,
         panels: [
           [timeseriesPanel(config, { title: 'Events written by table', description: 'Events written to Parquet per second, by table.', unit: 'ops', thresholds: steps('green'), stack: true, targets: [{ expr: q.writtenByTable, legend: '{{table}}' }] }), 8],
-          [timeseriesPanel(config, { title: 'Batches by outcome', description: 'Batches per second: ok (written and acknowledged) or failed (retried).', unit: 'ops', thresholds: steps('green'), targets: [{ expr: q.batchesByOutcome, legend: '{{outcome}}' }], runbooks: [`${p}WriterBatchesFailing`] }), 8],
+          [timeseriesPanel(config, { title: 'Batches by outcome', description: 'Batches per second: ok (written and acknowledged) or failed (retried).', unit: 'ops', thresholds: steps('green'), targets: [{ expr: q.batchesByOutcome, legend: '{{outcome}}' }], runbooks: [ALERT.WriterBatchesFailing] }), 8],
           [timeseriesPanel(config, {
             title: 'Batch duration',
             description: 'Time to turn one batch into Parquet and acknowledge it: median, 95th and 99th percentiles.',
@@ -69,7 +69,7 @@ export function writerDashboard(config: MixinConfig): Dashboard {
               { expr: q.compactions, legend: 'compactions {{outcome}}' },
               { expr: q.deadLettered, legend: 'dead-lettered' },
             ],
-            runbooks: [`${p}DeadLettersIncreasing`],
+            runbooks: [ALERT.DeadLettersIncreasing],
           }), 8],
         ],
       },

@@ -17,7 +17,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Marked, type Token, type Tokens } from 'marked';
-import { runbookPage } from '../alerts/lib.ts';
+import { runbookPage } from '../mixin/links.ts';
 import { REPO_ROOT } from '../base/paths.ts';
 
 export const RUNBOOKS_DIR = 'runbooks';

@@ -13,13 +13,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertmanagerConfig, inhibitions } from '../alerts/alertmanager.ts';
 import { allAlerts, alertNames, components } from '../alerts/index.ts';
-import { alertsOf, grafanaOriginTemplate, isAlert, runbookFile, runbookPage } from '../alerts/lib.ts';
+import { alertsOf, isAlert } from '../mixin/rules/types.ts';
+import { grafanaOriginTemplate, runbookFile, runbookPage } from '../mixin/links.ts';
 import { checkAlertmanagerConfig, checkPrometheusConfig, checkRules, testRules } from '../alerts/promtool.ts';
-import { knownMetric, promqlError, selectedMetrics } from '../alerts/promql.ts';
+import { knownMetric, promqlError, selectedMetrics } from '../mixin/query-check.ts';
 import { ALERTMANAGER_CONFIG, PROMETHEUS_CONFIG, RULES_DIR, renderAlertFiles, yaml } from '../alerts/render.ts';
 import { unitTests } from '../alerts/tests/index.ts';
 import { REPO_ROOT } from '../base/paths.ts';
-import { mixinConfig, withConfig } from '../telemetry/mixin-config.ts';
+import { mixinConfig, withConfig } from '../mixin/config.ts';
 
 const run = promisify(execFile);
 

@@ -15,7 +15,7 @@ import { EXIT, publish, PublishError, type DashboardJson, type PublishOptions } 
 import { startGrafanaStandIn, type GrafanaStandIn } from '../dashboards/testing/grafana-standin.ts';
 import { freePort } from '../base/ports.ts';
 import { REPO_ROOT } from '../base/paths.ts';
-import { mixinConfig } from '../telemetry/mixin-config.ts';
+import { mixinConfig } from '../mixin/config.ts';
 
 const exec = promisify(execFile);
 const TOKEN = 'glsa_standin_token';

@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { DashboardLinkType } from '@grafana/grafana-foundation-sdk/dashboard';
-import { knownMetric, logqlError, promqlError, selectedMetrics } from '../alerts/promql.ts';
+import { knownMetric, logqlError, promqlError, selectedMetrics } from '../mixin/query-check.ts';
 import { dashboards } from '../dashboards/index.ts';
 import { DATASOURCES, DIST_DIR, PROVIDERS, renderDashboardFiles } from '../dashboards/render.ts';
 import { REPO_ROOT } from '../base/paths.ts';
-import { mixinConfig } from '../telemetry/mixin-config.ts';
+import { mixinConfig } from '../mixin/config.ts';
 
 interface Panel {
   id: number;

@@ -27,7 +27,7 @@ import { freePort } from '../base/ports.ts';
 import { startRedisServer, type RedisServer } from '../base/redis-server.ts';
 import type { ServiceProcess } from '../base/service-process.ts';
 import { durationSeconds } from '../base/duration.ts';
-import { mixinConfig, pageWithinSeconds } from '../telemetry/mixin-config.ts';
+import { mixinConfig, pageWithinSeconds } from '../mixin/config.ts';
 import { loggedPort, removeDir, startApi, startIngester, startWriter, uniquePrefix, waitUntil, type ServiceEnv } from './helpers/pipeline.ts';
 
 /** Panels whose exporter does not run on this machine, by dashboard UID and panel title, with the reason. */

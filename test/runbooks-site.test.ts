@@ -18,12 +18,12 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCaddy, type LocalCaddy } from '../deploy/config/caddy/local.ts';
 import { alertNames } from '../alerts/index.ts';
-import { runbookFile, runbookPage } from '../alerts/lib.ts';
+import { runbookFile, runbookPage } from '../mixin/links.ts';
 import { RULES_DIR } from '../alerts/render.ts';
 import { expandTemplate } from '../alerts/tests/dsl.ts';
 import { headingId, renderRunbook, renderRunbookSite, rewriteLink, runbookSources, SITE_DIR } from '../runbooks/site.ts';
 import { REPO_ROOT } from '../base/paths.ts';
-import { mixinConfig } from '../telemetry/mixin-config.ts';
+import { mixinConfig } from '../mixin/config.ts';
 import { removeDir, tempDir } from './helpers/pipeline.ts';
 
 const DOMAIN = 'bpe.test';

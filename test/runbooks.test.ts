@@ -10,10 +10,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allAlerts, alertNames } from '../alerts/index.ts';
-import { runbookFile } from '../alerts/lib.ts';
-import { knownMetric, logqlError, promqlError, selectedMetrics } from '../alerts/promql.ts';
+import { runbookFile } from '../mixin/links.ts';
+import { knownMetric, logqlError, promqlError, selectedMetrics } from '../mixin/query-check.ts';
 import { REPO_ROOT } from '../base/paths.ts';
-import { mixinConfig } from '../telemetry/mixin-config.ts';
+import { mixinConfig } from '../mixin/config.ts';
 
 const SECTIONS = ['Meaning', 'Impact', 'Diagnosis', 'Mitigation', 'Escalation'];
 const TOP_DIRS = ['alerts', 'dashboards', 'deploy', 'loadtest', 'runbooks', 'scripts', 'services', 'telemetry', 'test'];

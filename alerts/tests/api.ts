@@ -1,7 +1,7 @@
 // promtool unit tests of alerts/dist/api.yml: the SLO recording rules through the
 // burn-rate alerts they feed.
 
-import { metric } from '../lib.ts';
+import { metric } from '../../mixin/promql.ts';
 import { AlertTests, minutes, s, type UnitTests } from './dsl.ts';
 
 export function apiTests(t = new AlertTests()): UnitTests {

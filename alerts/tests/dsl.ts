@@ -5,9 +5,9 @@
 // with those. `boundary()` checks a `for:` both ways: quiet one step before it
 // elapses, firing once it has.
 
-import { mixinConfig, type MixinConfig } from '../../telemetry/mixin-config.ts';
+import { mixinConfig, type MixinConfig } from '../../mixin/config.ts';
 import { allAlerts } from '../index.ts';
-import type { AlertRule } from '../lib.ts';
+import type { AlertRule } from '../../mixin/rules/types.ts';
 import { durationSeconds } from '../../base/duration.ts';
 
 export const TEST_EXTERNAL_URL = 'https://bpe.example.org/prometheus/';

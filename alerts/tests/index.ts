@@ -1,10 +1,10 @@
 // Every promtool unit test file, rendered to YAML next to the rule files it loads.
 
 import { stringify } from 'yaml';
-import type { MixinConfig } from '../../telemetry/mixin-config.ts';
-import { mixinConfig } from '../../telemetry/mixin-config.ts';
+import type { MixinConfig } from '../../mixin/config.ts';
+import { mixinConfig } from '../../mixin/config.ts';
 import { components } from '../index.ts';
-import { isAlert } from '../lib.ts';
+import { isAlert } from '../../mixin/rules/types.ts';
 import { apiTests } from './api.ts';
 import { bufferTests } from './buffer.ts';
 import { AlertTests, type UnitTests } from './dsl.ts';

@@ -1,6 +1,6 @@
 // promtool unit tests of alerts/dist/security.yml.
 
-import { metric } from '../lib.ts';
+import { metric } from '../../mixin/promql.ts';
 import { AlertTests, s, type UnitTests } from './dsl.ts';
 
 export function securityTests(t = new AlertTests()): UnitTests {

@@ -22,7 +22,7 @@ import { renderRuleFiles } from '../../alerts/index.ts';
 import { PUBLIC_PROBE_MODULE, prometheusConfig } from '../../alerts/prometheus-config.ts';
 import { yaml } from '../../alerts/render.ts';
 import { renderRunbookSite, SITE_DIR } from '../../runbooks/site.ts';
-import { withConfig, type MixinConfig } from '../../telemetry/mixin-config.ts';
+import { withConfig, type MixinConfig } from '../../mixin/config.ts';
 import { freePort, waitForPort } from '../../base/ports.ts';
 
 /** The production configuration of the blackbox exporter. */

@@ -10,7 +10,7 @@
 // receivers; the committed files (alerts/dist, dashboards/dist, deploy/config)
 // are rendered from `mixinConfig` itself.
 
-import { METRICS } from './metrics.ts';
+import { METRICS } from '../telemetry/metrics.ts';
 import { durationSeconds } from '../base/duration.ts';
 
 export type Severity = 'critical' | 'warning';

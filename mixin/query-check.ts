@@ -7,8 +7,8 @@
 import { parser as logqlParser } from '@grafana/lezer-logql';
 import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import { METRICS, promName, type MetricSpec } from '../telemetry/metrics.ts';
-import { mixinConfig, type MixinConfig } from '../telemetry/mixin-config.ts';
-import { apiRecordingRules } from './api.ts';
+import { mixinConfig, type MixinConfig } from './config.ts';
+import { apiRecordingRules } from './rules/api-slo.ts';
 
 /** Grafana's variables replaced as a dashboard would send them (the grammars know none of them). */
 export function substituteVariables(expr: string, env = 'production'): string {
