@@ -8,28 +8,20 @@
 //
 // Each group is a Fastify scope: the auth and rate-limit plugins registered in it
 // cover exactly its routes (encapsulation decides what a route sees), and the route
-// files know nothing of either. Everything a route needs arrives in one ApiContext,
-// built by server.ts (or by a test) so the app itself holds no global state.
+// files know nothing of either. Everything a route needs arrives in one ApiContext
+// (context.ts), built by server.ts (or by a test) so the app itself holds no global state.
 
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Meter } from '@opentelemetry/api';
 import { histogram } from '../../telemetry/instruments.ts';
 import { METRICS } from '../../telemetry/metrics.ts';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { DuckDBConnection } from '@duckdb/node-api';
 import { SERVICE_VERSION } from '../../base/version.ts';
-import { type Logger } from '../shared/logger.ts';
-import type { ApiConfig } from './config.ts';
+import type { ApiContext } from './context.ts';
 import { ApiError, codeForStatus, type ErrorBody } from './errors.ts';
-import type { QueryEndpoint, QueryEngine } from './query-engine.ts';
 import { QueryCancelledError } from './query-engine.ts';
-import type { ResponseCache } from './cache.ts';
-import type { Redis } from '../shared/redis.ts';
-import type { SideTables } from './side-tables.ts';
-import type { StoreIndex } from './store-index.ts';
 import { searchRoutes } from './routes/search.ts';
 import { exportRoutes } from './routes/export.ts';
 import { postRoutes } from './routes/posts.ts';
@@ -37,55 +29,10 @@ import { statsRoutes } from './routes/stats.ts';
 import { healthRoutes } from './routes/health.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { authPlugin } from './auth/plugin.ts';
-import type { Authenticator } from './auth/authenticator.ts';
-import { redactKeys, type ApiKeyStore, type Scope } from './auth/keys.ts';
-import type { ApiAudit } from './audit.ts';
+import { redactKeys, type Scope } from './auth/keys.ts';
 import { securityHeaders } from './plugins/security-headers.ts';
 import { ipRateLimit, keyRateLimit } from './plugins/rate-limits.ts';
 import { exportAudit } from './plugins/export-audit.ts';
-
-/** Counters the routes keep; the metrics module reads them. */
-export interface ApiStats {
-  rowsReturned: Partial<Record<QueryEndpoint, number>>;
-  exportBytes: { csv: number; ndjson: number; parquet: number };
-  rejectedValidation: number;
-  authFailures: Record<'missing' | 'unknown' | 'revoked' | 'scope', number>;
-  rateLimited: Record<'key' | 'ip' | 'export', number>;
-  auditEvents: Record<string, number>;
-}
-
-export function newApiStats(): ApiStats {
-  return {
-    rowsReturned: {},
-    exportBytes: { csv: 0, ndjson: 0, parquet: 0 },
-    rejectedValidation: 0,
-    authFailures: { missing: 0, unknown: 0, revoked: 0, scope: 0 },
-    rateLimited: { key: 0, ip: 0, export: 0 },
-    auditEvents: { auth_failure: 0, key_created: 0, key_revoked: 0, key_rotated: 0, export: 0, admin: 0, deploy: 0 },
-  };
-}
-
-export interface ApiContext {
-  config: ApiConfig;
-  stats: ApiStats;
-  /** Where request durations are recorded (a no-op meter when telemetry is off). */
-  meter: Meter;
-  engine: QueryEngine;
-  store: StoreIndex;
-  sideTables: SideTables;
-  cache: ResponseCache;
-  /** Redis for the response cache (and readiness); absent in some tests. */
-  redis?: Redis;
-  /** A connection outside the query pool, so readiness answers even when the pool is busy. */
-  healthConnection: DuckDBConnection;
-  logger: Logger;
-  /** Checks API keys; absent with API_AUTH=off (every route is then open). */
-  auth?: Authenticator;
-  /** The API keys themselves (admin routes). */
-  keys?: ApiKeyStore;
-  /** The audit trail; absent without Redis. */
-  audit?: ApiAudit;
-}
 
 /** Errors Node's HTTP parser raises before Fastify sees a request (a head too large, a malformed request, a slow client). */
 function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {

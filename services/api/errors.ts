@@ -1,6 +1,8 @@
 // Every error the API answers with, created once with its status and code.
 // Bodies are always {error, message}; nothing internal (SQL, stack, paths) leaks.
 
+import type { FromSchema } from 'json-schema-to-ts';
+
 export class ApiError extends Error {
   constructor(
     readonly statusCode: number,
@@ -55,13 +57,11 @@ export function codeForStatus(status: number): string {
   return codes[status] ?? (status >= 500 ? 'internal' : 'bad_request');
 }
 
-export interface ErrorBody {
-  error: string;
-  message: string;
-}
-
 export const errorResponseSchema = {
   type: 'object',
   required: ['error', 'message'],
   properties: { error: { type: 'string' }, message: { type: 'string' } },
 } as const;
+
+/** The body of every error response. */
+export type ErrorBody = FromSchema<typeof errorResponseSchema>;

@@ -10,22 +10,7 @@ import type { ApiConfig } from './config.ts';
 import { badQuery, badRequest } from './errors.ts';
 import type { PostFilters } from './post-query.ts';
 import { parseQuery, type FromToken, type SearchQuery } from './query-syntax.ts';
-
-export interface WindowQuery {
-  start?: string;
-  end?: string;
-}
-
-export interface PostFilterQuery extends WindowQuery {
-  q?: string;
-  text?: string;
-  exact?: boolean;
-  username?: string;
-  lang?: string;
-  hashtag?: string;
-  has_media?: boolean;
-  is_reply?: boolean;
-}
+import type { PostFilterQuery, WindowQuery } from './schemas.ts';
 
 const HOUR_US = 3_600_000_000;
 

@@ -1,5 +1,9 @@
 // JSON schemas of the API: validation, serialization and the OpenAPI document
-// come from these, and nothing else validates input.
+// come from these, and nothing else validates input. The TypeScript types of
+// what they accept and produce are derived from them (json-schema-to-ts), never
+// written beside them, so a schema and its type cannot drift apart.
+
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 
 export const HANDLE_PATTERN = '^@?([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$';
 export const DID_PATTERN = '^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$';
@@ -53,6 +57,19 @@ export const postFilterProperties = {
   is_reply: { type: 'boolean', description: 'only replies (true) or only top-level posts (false)' },
   ...windowProperties,
 } as const;
+
+/**
+ * Query parameters as a handler receives them: validated, with their defaults
+ * filled in (Ajv's useDefaults, app.ts), so a parameter with a default is never
+ * absent (json-schema-to-ts makes it required).
+ */
+type QueryOf<Properties extends Readonly<Record<string, JSONSchema>>> = FromSchema<{ type: 'object'; additionalProperties: false; properties: Properties }>;
+
+/** The window parameters (start, end): stats routes take these alone. */
+export type WindowQuery = QueryOf<typeof windowProperties>;
+
+/** The post filters (search and export take these and parameters of their own). */
+export type PostFilterQuery = QueryOf<typeof postFilterProperties>;
 
 export const postSchema = {
   type: 'object',

@@ -27,7 +27,10 @@ export const API_KEY_PATTERN = /bpe_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/;
 const KEY_SHAPE = /^bpe_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/;
 export const KEY_NAME = /^[\w .@:-]{1,64}$/;
 
-export interface ApiKeyRecord {
+// A type alias, not an interface: the admin routes answer with these records, and
+// their schema's type is an open object (`[key: string]: unknown`), which only a
+// type alias matches (an interface has no implicit index signature).
+export type ApiKeyRecord = {
   id: string;
   name: string;
   scopes: Scope[];
@@ -38,7 +41,7 @@ export interface ApiKeyRecord {
   expires_at: string | null;
   rotated_from: string | null;
   rotated_to: string | null;
-}
+};
 
 export type Verification =
   | { ok: true; record: ApiKeyRecord }

@@ -5,10 +5,10 @@
 // (bpe_api_auth_failures_total{reason}) and written to the audit trail, never with
 // the key that was presented.
 
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiContext } from '../app.ts';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { ApiContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
-import { sharedPlugin } from '../plugins/shared-plugin.ts';
 import { AuthUnavailableError } from './authenticator.ts';
 import { keyId, type ApiKeyRecord, type Scope } from './keys.ts';
 
@@ -42,7 +42,7 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-export const authPlugin = sharedPlugin<{ ctx: ApiContext; scope: Scope }>('bpe-auth', async (app, { ctx, scope }) => {
+const auth: FastifyPluginAsync<{ ctx: ApiContext; scope: Scope }> = async (app, { ctx, scope }) => {
   const authenticator = ctx.auth;
   if (!authenticator) return; // API_AUTH=off: open, as the operator chose (logged at start-up)
 
@@ -85,4 +85,7 @@ export const authPlugin = sharedPlugin<{ ctx: ApiContext; scope: Scope }>('bpe-a
     }
     request.apiKey = result.record;
   });
-});
+};
+
+/** fp: the hook covers the scope that registers the plugin (a route group, app.ts), not a scope of the plugin's own. */
+export const authPlugin = fp(auth, { name: 'bpe-auth', fastify: '5.x' });

@@ -1,10 +1,11 @@
 // Every export is an audit entry: who (the key), which filters, how many rows, and
 // whether it ran to the end, written once the response is over.
 
-import type { ApiContext } from '../app.ts';
-import { sharedPlugin } from './shared-plugin.ts';
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import type { ApiContext } from '../context.ts';
 
-export const exportAudit = sharedPlugin<{ ctx: ApiContext }>('bpe-export-audit', async (app, { ctx }) => {
+const auditExports: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
   app.addHook('onResponse', async (request, reply) => {
     if (reply.statusCode !== 200 || request.routeOptions.url !== '/v1/export') return;
     const key = request.apiKey;
@@ -21,4 +22,7 @@ export const exportAudit = sharedPlugin<{ ctx: ApiContext }>('bpe-export-audit',
       },
     });
   });
-});
+};
+
+/** fp: the hook covers the export group that registers the plugin (app.ts). */
+export const exportAudit = fp(auditExports, { name: 'bpe-export-audit', fastify: '5.x' });

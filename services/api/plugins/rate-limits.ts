@@ -11,10 +11,10 @@
 // x-ratelimit-* headers; counted in bpe_api_rate_limited_total{limit}.
 
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyRequest } from 'fastify';
-import type { ApiContext } from '../app.ts';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { ApiContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
-import { sharedPlugin } from './shared-plugin.ts';
 
 export type LimitName = 'ip' | 'key' | 'export';
 
@@ -51,22 +51,29 @@ function common(ctx: ApiContext, limit: LimitName) {
   };
 }
 
-/** The per-address limit: registered on the root, run before authentication. */
-export const ipRateLimit = sharedPlugin<{ ctx: ApiContext }>('bpe-ip-rate-limit', async (app, { ctx }) => {
+// fp: each limit's hook covers the instance that registers it (the root, or a
+// route group in app.ts), not a scope of the plugin's own.
+
+const perAddress: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
   await app.register(rateLimit, {
     ...common(ctx, 'ip'),
     global: false,
     allowList: (request) => UNLIMITED.has(request.url.split('?')[0] ?? ''),
   });
   app.addHook('onRequest', app.rateLimit());
-});
+};
 
-/** A per-key limit for the routes of the scope that registers it (after the auth plugin). */
-export const keyRateLimit = sharedPlugin<{ ctx: ApiContext; limit: 'key' | 'export' }>('bpe-key-rate-limit', async (app, { ctx, limit }) => {
+const perKey: FastifyPluginAsync<{ ctx: ApiContext; limit: 'key' | 'export' }> = async (app, { ctx, limit }) => {
   await app.register(rateLimit, {
     ...common(ctx, limit),
     global: true,
     // Without authentication (API_AUTH=off) every client counts as its address.
     keyGenerator: (request) => (request.apiKey ? `key:${request.apiKey.id}` : `ip:${request.ip}`),
   });
-});
+};
+
+/** The per-address limit: registered on the root, run before authentication. */
+export const ipRateLimit = fp(perAddress, { name: 'bpe-ip-rate-limit', fastify: '5.x' });
+
+/** A per-key limit for the routes of the scope that registers it (after the auth plugin). */
+export const keyRateLimit = fp(perKey, { name: 'bpe-key-rate-limit', fastify: '5.x' });

@@ -5,8 +5,9 @@
 
 import helmet from '@fastify/helmet';
 import cors from '@fastify/cors';
-import type { ApiContext } from '../app.ts';
-import { sharedPlugin } from './shared-plugin.ts';
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import type { ApiContext } from '../context.ts';
 
 /** Headers a browser client may read besides the CORS-safelisted ones. */
 const EXPOSED_HEADERS = [
@@ -20,7 +21,7 @@ const EXPOSED_HEADERS = [
   'x-request-id',
 ];
 
-export const securityHeaders = sharedPlugin<{ ctx: ApiContext }>('bpe-security-headers', async (app, { ctx }) => {
+const headers: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
   await app.register(helmet, { global: true });
   const origins = ctx.config.CORS_ORIGINS;
   await app.register(cors, {
@@ -31,4 +32,7 @@ export const securityHeaders = sharedPlugin<{ ctx: ApiContext }>('bpe-security-h
     credentials: false,
     maxAge: 600,
   });
-});
+};
+
+/** fp: helmet and CORS apply to the instance that registers this (the root, app.ts), so to every route. */
+export const securityHeaders = fp(headers, { name: 'bpe-security-headers', fastify: '5.x' });

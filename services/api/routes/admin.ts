@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ApiContext } from '../app.ts';
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
+import type { ApiContext } from '../context.ts';
 import { errorResponseSchema, notFound } from '../errors.ts';
 import { verifyAudit } from '../../shared/audit-verify.ts';
 
@@ -20,7 +21,9 @@ const keySchema = {
 } as const;
 
 /** Administration over HTTP, for keys with the admin scope; every call is an audit entry. Keys are created with `npm run keys` only. */
-export const adminRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
+export const adminRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (fastify, { ctx }) => {
+  // request.params and the replies take their types from the routes' schemas.
+  const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
   const actor = (request: { apiKey?: { id: string; name: string } }) =>
     request.apiKey ? { type: 'key' as const, id: request.apiKey.id, name: request.apiKey.name } : { type: 'anonymous' as const };
 
@@ -40,7 +43,7 @@ export const adminRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, 
     },
   );
 
-  app.post<{ Params: { id: string } }>(
+  app.post(
     '/v1/admin/keys/:id/revoke',
     {
       schema: {
@@ -83,7 +86,9 @@ export const adminRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, 
     async (request) => {
       const result = ctx.redis ? await verifyAudit({ redis: ctx.redis, prefix: ctx.config.REDIS_PREFIX }) : { ok: false, problems: [{ kind: 'unavailable', message: 'no Redis' }] };
       ctx.audit?.record({ action: 'admin', actor: actor(request), ip: request.ip, details: { operation: 'verify_audit', ok: result.ok, problems: result.problems.length } });
-      return result;
+      // Each problem as a plain object: the schema's are open (`[key: string]: unknown`),
+      // a type an interface (AuditProblem) does not match as it is.
+      return { ...result, problems: result.problems.map((problem) => ({ ...problem })) };
     },
   );
 };

@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
-import type { FastifyPluginAsync } from 'fastify';
-import type { ApiContext } from '../app.ts';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
+import type { ApiContext } from '../context.ts';
 import { csvLine } from '../csv.ts';
 import { errorResponseSchema } from '../errors.ts';
-import { clientGone, parseSearchQuery, resolvePostFilters, resolveSearchWindow, type PostFilterQuery } from '../filters.ts';
+import { clientGone, parseSearchQuery, resolvePostFilters, resolveSearchWindow } from '../filters.ts';
 import { writeParquetExport, type ParquetExport } from '../parquet-export.ts';
 import { QueryCancelledError } from '../query-engine.ts';
 import { exportPosts, type PostResult } from '../post-query.ts';
@@ -13,12 +14,6 @@ import { postFilterProperties } from '../schemas.ts';
 
 export const EXPORT_FORMATS = ['csv', 'ndjson', 'parquet'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
-
-interface ExportQuery extends PostFilterQuery {
-  format?: ExportFormat;
-  csv_raw?: boolean;
-  limit?: number;
-}
 
 /** Export columns, in CSV order; NDJSON objects and Parquet files carry the same fields. */
 export const EXPORT_COLUMNS = [
@@ -32,14 +27,16 @@ const CONTENT_TYPES: Record<ExportFormat, string> = {
   parquet: 'application/vnd.apache.parquet',
 };
 
-export const exportRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
+export const exportRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (fastify, { ctx }) => {
   const { config } = ctx;
+  // request.query takes its type from the route's schema.
+  const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
   // Exports hold a query slot for their whole length: at most half the pool, so
   // searches always find room. An export that finds every export slot taken waits
   // in line like any query (QUEUE_TIMEOUT_MS), instead of being turned away at once.
   const exportSlots = ctx.engine.slots(Math.max(1, Math.floor(config.MAX_CONCURRENT_QUERIES / 2)));
 
-  app.get<{ Querystring: ExportQuery }>(
+  app.get(
     '/v1/export',
     {
       schema: {
@@ -68,8 +65,11 @@ export const exportRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
         response: { 400: errorResponseSchema, 503: errorResponseSchema },
       },
     },
-    async (request, reply) => {
-      const { format = 'csv', csv_raw: raw = false, limit, ...filterQuery } = request.query;
+    async (request, typedReply) => {
+      // The 200 is a file, sent as it is written: the response schemas describe the
+      // JSON errors only, so the file goes out through a reply they do not type.
+      const reply: FastifyReply = typedReply;
+      const { format, csv_raw: raw, limit, ...filterQuery } = request.query;
       const syntax = parseSearchQuery(filterQuery);
       const window = resolveSearchWindow(filterQuery, syntax, config);
       const slot = await exportSlots.acquire();

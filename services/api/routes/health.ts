@@ -1,6 +1,6 @@
 import { access, constants } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
-import type { ApiContext } from '../app.ts';
+import type { ApiContext } from '../context.ts';
 import { runReadinessChecks, type ReadinessCheck } from '../../shared/health-server.ts';
 import { pingRedis } from '../../shared/redis.ts';
 

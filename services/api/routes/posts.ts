@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ApiContext } from '../app.ts';
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
+import type { ApiContext } from '../context.ts';
 import { errorResponseSchema, notFound } from '../errors.ts';
 import { clientGone } from '../filters.ts';
 import { findPost } from '../post-query.ts';
@@ -9,8 +10,10 @@ import { tidTimestampUs } from '../../shared/tid.ts';
 
 const HOUR_US = 3_600_000_000;
 
-export const postRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
-  app.get<{ Params: { did: string; rkey: string } }>(
+export const postRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (fastify, { ctx }) => {
+  // request.params and the reply take their types from the route's schemas.
+  const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
+  app.get(
     '/v1/posts/:did/:rkey',
     {
       schema: {

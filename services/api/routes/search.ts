@@ -1,24 +1,41 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ApiContext } from '../app.ts';
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
+import type { FromSchema } from 'json-schema-to-ts';
+import type { ApiContext } from '../context.ts';
 import { decodeCursor, encodeCursor, queryFingerprint } from '../cursor.ts';
 import { errorResponseSchema } from '../errors.ts';
-import { clientGone, parseSearchQuery, resolvePostFilters, resolveSearchWindow, type PostFilterQuery } from '../filters.ts';
+import { clientGone, parseSearchQuery, resolvePostFilters, resolveSearchWindow } from '../filters.ts';
 import { searchPosts } from '../post-query.ts';
 import { postFilterProperties, postSchema } from '../schemas.ts';
 
-interface SearchQuery extends PostFilterQuery {
-  limit?: number;
-  cursor?: string;
-}
+const searchResponseSchema = {
+  type: 'object',
+  required: ['results', 'meta'],
+  properties: {
+    results: { type: 'array', items: postSchema },
+    meta: {
+      type: 'object',
+      required: ['count', 'next_cursor', 'partitions_scanned'],
+      properties: {
+        count: { type: 'integer', description: 'results in this page' },
+        next_cursor: { type: ['string', 'null'], description: 'pass as cursor for the next page; null on the last page' },
+        partitions_scanned: { type: 'integer', description: 'hour partitions read to answer' },
+        start: { type: 'string', format: 'date-time' },
+        end: { type: 'string', format: 'date-time' },
+        took_ms: { type: 'number' },
+      },
+    },
+  },
+} as const;
 
-export interface SearchResponse {
-  results: unknown[];
-  meta: { count: number; next_cursor: string | null; partitions_scanned: number; start: string; end: string; took_ms: number };
-}
+/** A page of results, as sent and as cached. */
+export type SearchResponse = FromSchema<typeof searchResponseSchema>;
 
-export const searchRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
+export const searchRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (fastify, { ctx }) => {
   const { config } = ctx;
-  app.get<{ Querystring: SearchQuery }>(
+  // request.query and the reply take their types from the route's schemas.
+  const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
+  app.get(
     '/v1/search',
     {
       schema: {
@@ -38,25 +55,7 @@ export const searchRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
           },
         },
         response: {
-          200: {
-            type: 'object',
-            required: ['results', 'meta'],
-            properties: {
-              results: { type: 'array', items: postSchema },
-              meta: {
-                type: 'object',
-                required: ['count', 'next_cursor', 'partitions_scanned'],
-                properties: {
-                  count: { type: 'integer', description: 'results in this page' },
-                  next_cursor: { type: ['string', 'null'], description: 'pass as cursor for the next page; null on the last page' },
-                  partitions_scanned: { type: 'integer', description: 'hour partitions read to answer' },
-                  start: { type: 'string', format: 'date-time' },
-                  end: { type: 'string', format: 'date-time' },
-                  took_ms: { type: 'number' },
-                },
-              },
-            },
-          },
+          200: searchResponseSchema,
           400: errorResponseSchema,
           503: errorResponseSchema,
         },
@@ -64,7 +63,7 @@ export const searchRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app,
     },
     async (request, reply) => {
       const started = performance.now();
-      const { limit = config.SEARCH_DEFAULT_LIMIT, cursor, ...filterQuery } = request.query;
+      const { limit, cursor, ...filterQuery } = request.query;
       const cacheKey = ctx.cache.key('/v1/search', request.query);
       const cached = await ctx.cache.get<SearchResponse>(cacheKey);
       if (cached) return reply.header('x-cache', 'hit').send(cached);

@@ -1,17 +1,59 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ApiContext } from '../app.ts';
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
+import type { FromSchema } from 'json-schema-to-ts';
+import type { ApiContext } from '../context.ts';
 import { errorResponseSchema } from '../errors.ts';
-import { clientGone, resolveWindow, type WindowQuery } from '../filters.ts';
+import { clientGone, resolveWindow } from '../filters.ts';
 import { windowProperties } from '../schemas.ts';
 import { sqlStringList } from '../../shared/duckdb.ts';
 import { TABLE_NAMES, type TableName } from '../../shared/tables.ts';
 
 const HOUR_US = 3_600_000_000;
 
-export const statsRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, { ctx }) => {
-  const { config } = ctx;
+const timeseriesResponseSchema = {
+  type: 'object',
+  required: ['interval', 'series', 'totals'],
+  properties: {
+    interval: { type: 'string' },
+    start: { type: 'string', format: 'date-time' },
+    end: { type: 'string', format: 'date-time' },
+    series: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['bucket', 'counts'],
+        properties: { bucket: { type: 'string', format: 'date-time' }, counts: { type: 'object', additionalProperties: { type: 'integer' } } },
+      },
+    },
+    totals: { type: 'object', additionalProperties: { type: 'integer' } },
+  },
+} as const;
 
-  app.get<{ Querystring: WindowQuery & { interval?: 'hour' | 'day' } }>(
+const hashtagsResponseSchema = {
+  type: 'object',
+  required: ['hashtags', 'meta'],
+  properties: {
+    hashtags: {
+      type: 'array',
+      items: { type: 'object', required: ['hashtag', 'count'], properties: { hashtag: { type: 'string' }, count: { type: 'integer' } } },
+    },
+    meta: {
+      type: 'object',
+      properties: { partitions_scanned: { type: 'integer' }, start: { type: 'string' }, end: { type: 'string' }, took_ms: { type: 'number' } },
+    },
+  },
+} as const;
+
+/** Bodies as sent and as cached. */
+type TimeseriesResponse = FromSchema<typeof timeseriesResponseSchema>;
+type HashtagsResponse = FromSchema<typeof hashtagsResponseSchema>;
+
+export const statsRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (fastify, { ctx }) => {
+  const { config } = ctx;
+  // request.query and the replies take their types from the routes' schemas.
+  const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
+
+  app.get(
     '/v1/stats/timeseries',
     {
       schema: {
@@ -26,33 +68,16 @@ export const statsRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, 
           properties: { ...windowProperties, interval: { type: 'string', enum: ['hour', 'day'], default: 'hour' } },
         },
         response: {
-          200: {
-            type: 'object',
-            required: ['interval', 'series', 'totals'],
-            properties: {
-              interval: { type: 'string' },
-              start: { type: 'string', format: 'date-time' },
-              end: { type: 'string', format: 'date-time' },
-              series: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  required: ['bucket', 'counts'],
-                  properties: { bucket: { type: 'string', format: 'date-time' }, counts: { type: 'object', additionalProperties: { type: 'integer' } } },
-                },
-              },
-              totals: { type: 'object', additionalProperties: { type: 'integer' } },
-            },
-          },
+          200: timeseriesResponseSchema,
           400: errorResponseSchema,
           503: errorResponseSchema,
         },
       },
     },
     async (request, reply) => {
-      const { interval = 'hour', ...windowQuery } = request.query;
+      const { interval, ...windowQuery } = request.query;
       const cacheKey = ctx.cache.key('/v1/stats/timeseries', request.query);
-      const cached = await ctx.cache.get(cacheKey);
+      const cached = await ctx.cache.get<TimeseriesResponse>(cacheKey);
       if (cached) return reply.header('x-cache', 'hit').send(cached);
       const window = resolveWindow(windowQuery, config);
       const buckets = new Map<string, Partial<Record<TableName, number>>>();
@@ -81,7 +106,7 @@ export const statsRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, 
         config.QUERY_TIMEOUT_MS,
         clientGone(reply),
       );
-      const body = {
+      const body: TimeseriesResponse = {
         interval,
         start: new Date(window.startUs / 1000).toISOString(),
         end: new Date(window.endUs / 1000).toISOString(),
@@ -94,7 +119,7 @@ export const statsRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, 
     },
   );
 
-  app.get<{ Querystring: WindowQuery & { limit?: number } }>(
+  app.get(
     '/v1/stats/hashtags',
     {
       schema: {
@@ -106,20 +131,7 @@ export const statsRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, 
           properties: { ...windowProperties, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 20 } },
         },
         response: {
-          200: {
-            type: 'object',
-            required: ['hashtags', 'meta'],
-            properties: {
-              hashtags: {
-                type: 'array',
-                items: { type: 'object', required: ['hashtag', 'count'], properties: { hashtag: { type: 'string' }, count: { type: 'integer' } } },
-              },
-              meta: {
-                type: 'object',
-                properties: { partitions_scanned: { type: 'integer' }, start: { type: 'string' }, end: { type: 'string' }, took_ms: { type: 'number' } },
-              },
-            },
-          },
+          200: hashtagsResponseSchema,
           400: errorResponseSchema,
           503: errorResponseSchema,
         },
@@ -127,9 +139,9 @@ export const statsRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, 
     },
     async (request, reply) => {
       const started = performance.now();
-      const { limit = 20, ...windowQuery } = request.query;
+      const { limit, ...windowQuery } = request.query;
       const cacheKey = ctx.cache.key('/v1/stats/hashtags', request.query);
-      const cached = await ctx.cache.get(cacheKey);
+      const cached = await ctx.cache.get<HashtagsResponse>(cacheKey);
       if (cached) return reply.header('x-cache', 'hit').send(cached);
       const window = resolveWindow(windowQuery, config);
       const hours = await ctx.store.hours('posts', window.startUs, window.endUs);
@@ -152,7 +164,7 @@ export const statsRoutes: FastifyPluginAsync<{ ctx: ApiContext }> = async (app, 
               clientGone(reply),
             );
       ctx.stats.rowsReturned.hashtags = (ctx.stats.rowsReturned.hashtags ?? 0) + hashtags.length;
-      const body = {
+      const body: HashtagsResponse = {
         hashtags,
         meta: {
           partitions_scanned: hours.length,
