@@ -21,7 +21,8 @@ import { csvField, csvLine, isFormulaLike } from '../services/api/csv.ts';
 import { EXPORT_COLUMNS } from '../services/api/routes/export.ts';
 import { EXPORT_TMP_PREFIX } from '../services/api/parquet-export.ts';
 import { sqlString } from '../services/shared/duckdb.ts';
-import { auditKeys, type AuditEntry } from '../services/shared/audit.ts';
+import type { AuditEntry } from '../services/shared/audit/chain.ts';
+import { auditKeys } from '../services/shared/audit/keys.ts';
 import { SHARED_REDIS_URL, redisClient, removeDir, tempDir, waitUntil } from './helpers/pipeline.ts';
 import { SYNTAX_DID, WINDOW_END, WINDOW_START, buildStore, startTestApi, type ApiFixture, type TestApi } from './helpers/api-fixture.ts';
 

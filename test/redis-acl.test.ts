@@ -18,7 +18,7 @@ import { REPO_ROOT } from '../base/paths.ts';
 import { TEMPLATE } from '../deploy/config/redis/render.ts';
 import { aclUsers, renderAcl } from '../deploy/config/redis/acl.ts';
 import { runKeysCli } from '../services/api/auth/cli.ts';
-import { runAuditCli } from '../services/shared/audit-cli.ts';
+import { runAuditCli } from '../services/shared/audit/cli.ts';
 import { loadApiConfig } from '../services/api/config.ts';
 import { ConfigError } from '../base/config.ts';
 import { loggedPort, redisKeys, removeDir, startApi, startIngester, startWriter, tempDir, waitForStored, waitUntil } from './helpers/pipeline.ts';

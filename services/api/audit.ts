@@ -1,10 +1,13 @@
-// The API's side of the audit trail (services/shared/audit.ts): it records
+// The API's side of the audit trail (services/shared/audit/): it records
 // authentication failures, exports and admin actions without ever delaying a
 // response, and keeps the daily files and Loki up to date with the stream (its
 // own entries and those of the keys CLI), importing deploys from deploys.log.
 
 import type { Logger } from '../shared/logger.ts';
-import type { AuditLog, AuditMirror, AuditRecord, DeployImporter } from '../shared/audit.ts';
+import type { AuditRecord } from '../shared/audit/chain.ts';
+import type { AuditLog } from '../shared/audit/log.ts';
+import type { AuditMirror } from '../shared/audit/mirror.ts';
+import type { DeployImporter } from '../shared/audit/deploy-import.ts';
 
 export class ApiAudit {
   private timer: NodeJS.Timeout | undefined;

@@ -16,7 +16,9 @@ import { StoreIndex } from './store-index.ts';
 import { ApiKeyStore } from './auth/keys.ts';
 import { Authenticator } from './auth/authenticator.ts';
 import { ApiAudit } from './audit.ts';
-import { AuditLog, AuditMirror, DeployImporter, createAuditLokiLogger } from '../shared/audit.ts';
+import { AuditLog } from '../shared/audit/log.ts';
+import { AuditMirror, createAuditLokiLogger } from '../shared/audit/mirror.ts';
+import { DeployImporter } from '../shared/audit/deploy-import.ts';
 
 export interface Api {
   app: Awaited<ReturnType<typeof buildApp>>;

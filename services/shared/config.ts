@@ -27,7 +27,7 @@ export interface RedisSettings {
   REDIS_PASSWORD_FILE?: Secret | undefined;
 }
 
-/** Where the audit trail goes besides Redis (services/shared/audit.ts). */
+/** Where the audit trail goes besides Redis (services/shared/audit/). */
 export const auditSchema = {
   AUDIT_DIR: env
     .string('directory of the audit trail\'s daily files (audit-YYYY-MM-DD.jsonl, mode 0600), mirrored with the Loki copy from the stream; unset = Redis only')

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { redisKeys } from '../../services/shared/redis-keys.ts';
 import { ApiKeyStore, SCOPES } from '../../services/api/auth/keys.ts';
-import { AuditLog } from '../../services/shared/audit.ts';
+import { AuditLog } from '../../services/shared/audit/log.ts';
 import { ServiceProcess } from '../../base/service-process.ts';
 import { startRedisServer, type RedisServer } from '../../base/redis-server.ts';
 import { waitForPort } from '../../base/ports.ts';

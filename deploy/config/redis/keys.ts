@@ -2,7 +2,7 @@
 // so an ACL cannot drift from the code: a key renamed there is renamed here.
 
 import { redisKeys } from '../../../services/shared/redis-keys.ts';
-import { auditKeys } from '../../../services/shared/audit.ts';
+import { auditKeys } from '../../../services/shared/audit/keys.ts';
 
 export function SERVICE_KEY_PATTERNS(prefix: string) {
   const pipeline = redisKeys(prefix);

@@ -4,7 +4,7 @@
 // The audit trail takes it from there: the deploy tool holds no Redis credentials,
 // so the API, which mounts <app> read-only (deploy/compose.yaml, AUDIT_DEPLOYS_LOG),
 // appends every new line as a `deploy` entry of the hash chain, once, keyed by the
-// line's sha256 (services/shared/audit.ts, DeployImporter); `npm run audit:verify --
+// line's sha256 (services/shared/audit/deploy-import.ts); `npm run audit:verify --
 // --deploys-log FILE` then checks that every line is in the trail unchanged.
 
 import { change, raw, type Command } from '../command.ts';

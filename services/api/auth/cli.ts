@@ -19,7 +19,8 @@ import { z } from 'zod';
 import { auditSchema, commonSchema, redisSchema } from '../../shared/config.ts';
 import { env, loadConfig } from '../../../base/config.ts';
 import { connectRedis } from '../../shared/redis.ts';
-import { AuditLog, type AuditActor } from '../../shared/audit.ts';
+import type { AuditActor } from '../../shared/audit/chain.ts';
+import { AuditLog } from '../../shared/audit/log.ts';
 import { ApiKeyStore, parseScopes, type ApiKeyRecord } from './keys.ts';
 
 const USAGE = `usage: npm run keys -- <command>

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { ApiContext } from '../context.ts';
 import { errorResponseSchema, notFound } from '../errors.ts';
-import { verifyAudit } from '../../shared/audit-verify.ts';
+import { verifyAudit } from '../../shared/audit/verify.ts';
 
 const keySchema = {
   type: 'object',

@@ -1,6 +1,6 @@
 // `npm run audit:verify [-- --dir DIR] [--no-redis] [--deploys-log FILE] [--json]`:
-// checks the audit trail (services/shared/audit.ts) and says which entry was edited,
-// removed or reordered, in the Redis stream, in the daily files, or between them.
+// checks the audit trail (chain.ts) and says which entry was edited, removed or
+// reordered, in the Redis stream, in the daily files, or between them (verify.ts).
 // With --deploys-log, also checks that every line of deploys.log is in the trail
 // unchanged. Exits 0 when everything holds, 1 when something does not.
 //
@@ -12,10 +12,10 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { auditSchema, commonSchema, redisSchema } from './config.ts';
-import { loadConfig } from '../../base/config.ts';
-import { connectRedis, type Redis } from './redis.ts';
-import { readFileCopy, readStreamCopy, verifyAudit, type AuditProblem } from './audit-verify.ts';
+import { auditSchema, commonSchema, redisSchema } from '../config.ts';
+import { loadConfig } from '../../../base/config.ts';
+import { connectRedis, type Redis } from '../redis.ts';
+import { readFileCopy, readStreamCopy, verifyAudit, type AuditProblem } from './verify.ts';
 
 const cliSchema = z.object({ ...commonSchema, ...redisSchema, ...auditSchema });
 

@@ -1,4 +1,4 @@
-// Checks the audit trail's hash chain (see audit.ts) in the Redis stream and in the
+// Checks the audit trail's hash chain (chain.ts) in the Redis stream and in the
 // daily files, and the two against each other, and says what is wrong and where:
 //
 // - edited:    an entry's content no longer matches its hash, or it was edited and
@@ -14,8 +14,11 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GENESIS, canonicalJson, entryHash, parseHead, readAuditStream, auditFiles, auditKeys, type AuditEntry } from './audit.ts';
-import type { Redis } from './redis.ts';
+import type { Redis } from '../redis.ts';
+import { GENESIS, canonicalJson, entryHash, parseHead, type AuditEntry } from './chain.ts';
+import { auditKeys } from './keys.ts';
+import { readAuditStream } from './log.ts';
+import { auditFiles } from './mirror.ts';
 
 export type ProblemKind = 'edited' | 'removed' | 'reordered' | 'duplicated' | 'malformed' | 'mismatch';
 
