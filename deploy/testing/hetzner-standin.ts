@@ -17,8 +17,9 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-
-type Labels = Record<string, string>;
+// The resource types are the client's (deploy/provision/hcloud.ts), so that the
+// stand-in cannot drift from what provisioning reads.
+import type { Action, Deprecation, Labels, ServerType } from '../provision/hcloud.ts';
 
 export interface StandinRequest {
   method: string;
@@ -27,32 +28,18 @@ export interface StandinRequest {
   body: unknown;
 }
 
-interface Deprecation {
-  announced: string;
-  unavailable_after: string;
-}
+/**
+ * A server type as the stand-in serves it: the client's ServerType with what the
+ * API always sends made exact: `architecture` is x86 or arm, and `locations`
+ * (added in 2025; optional in the client, which still checks for it) is always there.
+ */
+export type StandinServerType = Required<ServerType> & { architecture: 'x86' | 'arm' };
 
-export interface StandinServerType {
-  id: number;
-  name: string;
-  description: string;
-  cores: number;
-  memory: number;
-  disk: number;
-  architecture: 'x86' | 'arm';
-  deprecation: Deprecation | null;
-  locations: { id: number; name: string; deprecation: Deprecation | null }[];
-}
-
-interface ActionRecord {
-  id: number;
-  command: string;
-  status: 'running' | 'success' | 'error';
-  progress: number;
+/** An action as the stand-in keeps it: the API's fields the client does not read, and its polls left. */
+interface ActionRecord extends Action {
   started: string;
   finished: string | null;
   resources: { id: number; type: string }[];
-  error: { code: string; message: string } | null;
   /** Polls left before it finishes. */
   pollsLeft: number;
 }
@@ -287,8 +274,8 @@ export class HetznerStandin {
     }
 
     if (collection === 'server_types' && method === 'GET') {
-      if (id) return [200, { server_type: this.find(this.serverTypes as unknown as Record<string, unknown>[], id, 'server_type') }];
-      return this.list(this.serverTypes as unknown as Record<string, unknown>[], 'server_types', { ...query, label_selector: '' });
+      if (id) return [200, { server_type: this.find(this.serverTypes, id, 'server_type') }];
+      return this.list(this.serverTypes, 'server_types', { ...query, label_selector: '' });
     }
 
     if (collection === 'ssh_keys') {

@@ -7,8 +7,8 @@
 //   k6 run -e BASE_URL=https://explorer.example.org -e API_KEY=bpe_… loadtest/k6/api-load.js
 //   (HOLD=10m: time at the peak; RAMP=3m: time to reach it)
 
-/* global __ENV, __VU */
-import { BASE_URL, SUMMARY_TREND_STATS, ask, discover, think, thresholds } from './lib/common.js';
+/* global __ENV */
+import { SUMMARY_TREND_STATS, discover, researcher, summaryContext, thresholds } from './lib/common.js';
 import { summaryFiles } from './lib/summary.js';
 
 const PEAK = Number(__ENV.PEAK_VUS || 150);
@@ -36,13 +36,9 @@ export function setup() {
   return discover();
 }
 
-/** @param {import('./lib/mix.js').MixData} data */
-export default function (data) {
-  ask(data, __VU);
-  think();
-}
+export default researcher;
 
 /** @param {import('./lib/summary.js').SummaryData} data */
 export function handleSummary(data) {
-  return summaryFiles('api-load', data, { reportDir: __ENV.REPORT_DIR, baseUrl: BASE_URL });
+  return summaryFiles('api-load', data, summaryContext());
 }

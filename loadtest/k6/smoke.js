@@ -4,9 +4,9 @@
 //
 //   k6 run -e BASE_URL=https://explorer.example.org -e API_KEY=bpe_… loadtest/k6/smoke.js
 
-/* global __ENV, __ITER, __VU */
+/* global __ITER, __VU */
 import { KIND_NAMES } from './lib/mix.js';
-import { BASE_URL, SUMMARY_TREND_STATS, ask, discover, thresholds } from './lib/common.js';
+import { SUMMARY_TREND_STATS, ask, discover, summaryContext, thresholds } from './lib/common.js';
 import { summaryFiles } from './lib/summary.js';
 import { sleep } from 'k6';
 
@@ -31,5 +31,5 @@ export default function (data) {
 
 /** @param {import('./lib/summary.js').SummaryData} data */
 export function handleSummary(data) {
-  return summaryFiles('smoke', data, { reportDir: __ENV.REPORT_DIR, baseUrl: BASE_URL });
+  return summaryFiles('smoke', data, summaryContext());
 }

@@ -8,7 +8,7 @@
 //   k6 run -e BASE_URL=https://explorer.example.org -e API_KEY=bpe_… loadtest/k6/soak.js
 
 /* global __ENV, __VU */
-import { BASE_URL, SUMMARY_TREND_STATS, ask, discover, thresholds } from './lib/common.js';
+import { SUMMARY_TREND_STATS, ask, discover, summaryContext, thresholds } from './lib/common.js';
 import { summaryFiles } from './lib/summary.js';
 
 const RATE = Number(__ENV.SOAK_RATE || 10);
@@ -45,5 +45,5 @@ export default function (data) {
 
 /** @param {import('./lib/summary.js').SummaryData} data */
 export function handleSummary(data) {
-  return summaryFiles('soak', data, { reportDir: __ENV.REPORT_DIR, baseUrl: BASE_URL });
+  return summaryFiles('soak', data, summaryContext());
 }

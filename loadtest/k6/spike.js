@@ -5,8 +5,8 @@
 //
 //   k6 run -e BASE_URL=https://explorer.example.org -e API_KEY=bpe_… loadtest/k6/spike.js
 
-/* global __ENV, __VU */
-import { BASE_URL, SUMMARY_TREND_STATS, ask, discover, think, thresholds } from './lib/common.js';
+/* global __ENV */
+import { SUMMARY_TREND_STATS, discover, researcher, summaryContext, thresholds } from './lib/common.js';
 import { summaryFiles } from './lib/summary.js';
 
 const BASE = Number(__ENV.BASE_VUS || 15);
@@ -38,13 +38,9 @@ export function setup() {
   return discover();
 }
 
-/** @param {import('./lib/mix.js').MixData} data */
-export default function (data) {
-  ask(data, __VU);
-  think();
-}
+export default researcher;
 
 /** @param {import('./lib/summary.js').SummaryData} data */
 export function handleSummary(data) {
-  return summaryFiles('spike', data, { reportDir: __ENV.REPORT_DIR, baseUrl: BASE_URL });
+  return summaryFiles('spike', data, summaryContext());
 }

@@ -2,12 +2,14 @@
 // API_KEYS=k1,k2,… to give virtual users different keys), the discovery of
 // hashtags, authors and posts in setup(), one researcher session per virtual
 // user asking the mix's questions and checking every answer's content, the
-// researcher's think time, and the thresholds that fail the run.
+// researcher's think time (with the question, the iteration of the closed-model
+// scenarios api-load and spike), the thresholds that fail the run, and what
+// handleSummary needs to write its report (REPORT_DIR, the target).
 //
 // The mix itself (questions, weights, checks, limits) is lib/mix.js, compiled
 // from loadtest/lib/api-mix.ts: `npm run loadtest:api` runs the same one.
 
-/* global __ENV */
+/* global __ENV, __VU */
 import http from 'k6/http';
 import { check, fail, sleep } from 'k6';
 import { KIND_NAMES, LIMITS, MixSession, discoveryRequests, mixData, thinkTimeSeconds } from './mix.js';
@@ -96,6 +98,16 @@ export function think() {
 }
 
 /**
+ * The default function of the closed-model scenarios (api-load, spike): this
+ * virtual user's researcher asks the next question, then reads the answer.
+ * @param {MixData} data
+ */
+export function researcher(data) {
+  ask(data, __VU);
+  think();
+}
+
+/**
  * Thresholds that fail the run (errors < 1%, search p95 < 2 s, export p95 < 10 s,
  * content checks >= 99%), plus always-passing ones per query type so that the
  * summary keeps their figures for the report.
@@ -117,3 +129,12 @@ export function thresholds() {
 }
 
 export const SUMMARY_TREND_STATS = ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'];
+
+/**
+ * handleSummary's context for summaryFiles (lib/summary.js): where the report
+ * goes (REPORT_DIR; unset: its default) and the target it names.
+ * @returns {{ reportDir: string | undefined, baseUrl: string }}
+ */
+export function summaryContext() {
+  return { reportDir: __ENV.REPORT_DIR, baseUrl: BASE_URL };
+}
