@@ -182,7 +182,9 @@ describe('index-backed search equals a scan: seeded data and edge cases', { time
     const next = random(42);
     const texts = fixture.posts.map((p) => p.text).filter((t): t is string => !!t);
     let matched = 0;
-    for (let i = 0; i < 150; i++) {
+    // 60 draws: each is two full searches (index and scan) on a shared 2-core machine;
+    // the hand-picked edge cases above carry the hard cases.
+    for (let i = 0; i < 60; i++) {
       const chars = Array.from(texts[Math.floor(next() * texts.length)]!);
       const start = Math.floor(next() * chars.length);
       const length = 1 + Math.floor(next() * Math.min(24, chars.length - start));
@@ -190,7 +192,7 @@ describe('index-backed search equals a scan: seeded data and edge cases', { time
       if (text.trim() === '') continue;
       if ((await expectSameAsScan(text)).length > 0) matched += 1;
     }
-    expect(matched).toBeGreaterThan(100); // substrings of stored texts are found, through the index or not
+    expect(matched).toBeGreaterThan(40); // substrings of stored texts are found, through the index or not
   });
 
   it('filters, pages and exports combine with the index as with a scan', async () => {
