@@ -22,14 +22,16 @@ import { auditFiles } from './mirror.ts';
 
 export type ProblemKind = 'edited' | 'removed' | 'reordered' | 'duplicated' | 'malformed' | 'mismatch';
 
-export interface AuditProblem {
+// A type alias, not an interface: the admin route answers with these, and its schema's
+// type is an open object (`[key: string]: unknown`), which only a type alias matches.
+export type AuditProblem = {
   kind: ProblemKind;
   /** The sequence number(s) concerned. */
   seq?: number | [number, number];
   /** Where: `stream <id>`, `<file>:<line>`. */
   where: string;
   message: string;
-}
+};
 
 export interface Located {
   raw: string;
@@ -180,12 +182,13 @@ export async function readFileCopy(dir: string): Promise<Located[]> {
   return items;
 }
 
-export interface AuditVerification {
+/** A type alias, as AuditProblem is: the admin route answers with it. */
+export type AuditVerification = {
   ok: boolean;
   stream?: Omit<ChainReport, 'bySeq' | 'problems'>;
   files?: Omit<ChainReport, 'bySeq' | 'problems'>;
   problems: AuditProblem[];
-}
+};
 
 /** Verifies the stream (when `redis` is given) and the files (when `dir` is), and compares them. */
 export async function verifyAudit(options: { redis?: Redis; prefix: string; dir?: string }): Promise<AuditVerification> {
