@@ -10,7 +10,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 lint_log=$(mktemp)
-trap 'rm -f "$lint_log"' EXIT
+lint_pid=
+# A stopped suite (Ctrl-C) stops lint too: a background job of a script ignores SIGINT.
+trap '[ -n "$lint_pid" ] && kill "$lint_pid" 2>/dev/null; rm -f "$lint_log"' EXIT
 
 npm run --silent lint >"$lint_log" 2>&1 &
 lint_pid=$!
@@ -20,6 +22,7 @@ suite=$?
 
 wait "$lint_pid"
 lint=$?
+lint_pid=
 
 if [ "$lint" -ne 0 ]; then
   echo
