@@ -18,7 +18,7 @@ import { AuditMirror, createAuditLokiLogger } from '../services/shared/audit/mir
 import { DeployImporter } from '../services/shared/audit/deploy-import.ts';
 import { verifyAudit } from '../services/shared/audit/verify.ts';
 import { runAuditCli } from '../services/shared/audit/cli.ts';
-import { API_KEY_PATTERN } from '../services/api/auth/keys.ts';
+import { API_KEY_PATTERN, keyId } from '../services/api/auth/keys.ts';
 import { REPO_ROOT } from '../base/paths.ts';
 import { SHARED_REDIS_URL, clearPrefix, redisClient, removeDir, tempDir, uniquePrefix, waitUntil } from './helpers/pipeline.ts';
 import { WINDOW_END, WINDOW_START, buildStore, startTestApi, type ApiFixture } from './helpers/api-fixture.ts';
@@ -256,7 +256,7 @@ describe('the audit trail', { timeout: 120_000 }, () => {
         expect(response.statusCode).toBe(200);
         const rows = response.body.trim().split('\n').length;
         expect(rows).toBe(37);
-        const keyId = api.key!.split('_')[1];
+        const id = keyId(api.key!);
         const redis = redisClient(SHARED_REDIS_URL);
         connections.push(redis);
         const entry = await waitUntil(async () => {
@@ -264,7 +264,7 @@ describe('the audit trail', { timeout: 120_000 }, () => {
           return entries.find((e) => e.action === 'export');
         }, 'the export entry');
         // The filters as the API understood them (validated and typed).
-        expect(entry).toMatchObject({ actor: { type: 'key', id: keyId, name: 'test' }, ip: '127.0.0.1', source: 'api', details: { filters: { ...filters, limit: 37 }, rows: 37, complete: true } });
+        expect(entry).toMatchObject({ actor: { type: 'key', id, name: 'test' }, ip: '127.0.0.1', source: 'api', details: { filters: { ...filters, limit: 37 }, rows: 37, complete: true } });
         expect(JSON.stringify(entry)).not.toMatch(API_KEY_PATTERN);
         expect(api.stats.auditEvents.export).toBe(1);
         // The API's mirror wrote it to the daily file.

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReplayServer, type ReplayServer } from '../loadtest/jetstream-replay/server.ts';
 import { REPO_ROOT } from '../base/paths.ts';
 import { type ServiceProcess } from '../base/service-process.ts';
-import { API_KEY_PATTERN } from '../services/api/auth/keys.ts';
+import { API_KEY_PATTERN, keyId, keySecret } from '../services/api/auth/keys.ts';
 import { runKeysCli } from '../services/api/auth/cli.ts';
 import { loggedPort, redisKeys, removeDir, startApi, startIngester, startWriter, tempDir, waitForStored, waitUntil } from './helpers/pipeline.ts';
 import { startSecureRedis, type SecureRedis } from './helpers/secure-redis.ts';
@@ -114,14 +114,14 @@ describe('nothing secret in the logs of an end-to-end run', { timeout: 240_000 }
     const key = cliOut.at(-1)!;
     expect(key).toMatch(API_KEY_PATTERN);
     await runKeysCli(['list'], keysEnv, (l) => cliOut.push(l));
-    await runKeysCli(['rotate', key.split('_')[1]!, '--grace-minutes', '5'], keysEnv, (l) => cliOut.push(l));
+    await runKeysCli(['rotate', keyId(key)!, '--grace-minutes', '5'], keysEnv, (l) => cliOut.push(l));
     const rotated = cliOut.at(-1)!;
 
     const api = await startApi({ redisUrl: redis.server.url, prefix: 'bpe', ...redis.env('api'), ...lokiEnv, DATA_DIR: dataDir, AUDIT_DIR: auditDir, AUDIT_SYNC_MS: '200' });
     services.push(api);
     const base = `http://127.0.0.1:${await loggedPort(api, 'api started', 'port')}`;
     // Traffic: good keys, a wrong key of the right shape, junk, an export, a failing query.
-    const wrong = `bpe_${key.split('_')[1]}_${'W'.repeat(43)}`;
+    const wrong = `bpe_${keyId(key)}_${'W'.repeat(43)}`;
     for (const authorization of [`Bearer ${key}`, `Bearer ${rotated}`, `Bearer ${wrong}`, 'Bearer not-a-key', `Basic ${Buffer.from(`u:${await redis.password('api')}`).toString('base64')}`]) {
       await (await fetch(`${base}/v1/search?limit=3`, { headers: { authorization } })).text();
     }
@@ -133,9 +133,7 @@ describe('nothing secret in the logs of an end-to-end run', { timeout: 240_000 }
 
     const secrets = [
       ...(await Promise.all(['ingester', 'writer', 'api', 'keys', 'backup', 'exporter', 'admin'].map((u) => redis.password(u)))),
-      // The secret is all that follows `bpe_<id>_`: it is base64url, so it may hold `_` itself
-      // (split('_')[2] then kept a fragment of two or three characters, found by chance in a hash).
-      ...[key, rotated, wrong].map((k) => k.slice('bpe_'.length + 16 + 1)),
+      ...[key, rotated, wrong].map((k) => keySecret(k)!),
     ];
     for (const secret of secrets.slice(-3)) expect(secret).toHaveLength(43);
     const outputs: [string, string][] = [

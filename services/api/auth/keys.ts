@@ -64,6 +64,14 @@ export function keyId(presented: string): string | undefined {
   return KEY_SHAPE.exec(presented)?.[1];
 }
 
+/**
+ * The secret of a key-shaped string: all that follows `bpe_<id>_`. It is base64url, so
+ * it may hold `_` itself (splitting the key on `_` keeps a fragment, or nothing).
+ */
+export function keySecret(presented: string): string | undefined {
+  return KEY_SHAPE.test(presented) ? presented.slice('bpe_'.length + 16 + 1) : undefined;
+}
+
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
