@@ -2,14 +2,48 @@
 // Used by the stack supervisor, the load tests and the tests, which start real
 // servers on ports nobody else holds.
 
+import { readFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 
-/** A port free on `host` right now (the kernel's pick; free until someone else takes it). */
+// Why not simply listen on port 0 and hand that port on: the kernel picks port-0
+// listeners and outgoing connections (of every test running beside this one, of DNS
+// lookups) from its ephemeral range, so a port released by this function was sometimes
+// taken again before its user bound it (Docker's proxy for the compose stack test failed
+// with "address already in use"). A port below that range is never picked by the kernel:
+// only another caller of freePort could take it: never one in this process (each port is
+// handed out once), one chance in thousands for another process while it is unbound.
+const EPHEMERAL_START = (() => {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32_768;
+  } catch {
+    return 32_768; // Linux's default; elsewhere the picks below are merely likely to be free
+  }
+})();
+const PICK_FROM = 10_000; // above the ports of common servers (Prometheus, Grafana, Redis…)
+const handedOut = new Set<number>();
+
+/** A port free on `host` right now, outside the kernel's ephemeral range (see above). */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
+  if (EPHEMERAL_START - PICK_FROM < 1_000) return listenOn(host, 0);
+  for (let attempt = 0; ; attempt++) {
+    const port = PICK_FROM + Math.floor(Math.random() * (EPHEMERAL_START - PICK_FROM));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port); // before the check: a concurrent call must not pick it meanwhile
+    try {
+      return await listenOn(host, port);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code !== 'EADDRINUSE' && code !== 'EACCES') || attempt >= 1_000) throw error;
+    }
+  }
+}
+
+/** Listens on host:port, closes, and resolves with the port the listener had. */
+function listenOn(host: string, port: number): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, host, () => {
+    server.listen(port, host, () => {
       const address = server.address();
       server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
     });
