@@ -9,9 +9,9 @@ import { createConnection, createServer } from 'node:net';
 // listeners and outgoing connections (of every test running beside this one, of DNS
 // lookups) from its ephemeral range, so a port released by this function was sometimes
 // taken again before its user bound it (Docker's proxy for the compose stack test failed
-// with "address already in use"). A port below that range is never picked by the kernel:
-// only another caller of freePort could take it: never one in this process (each port is
-// handed out once), one chance in thousands for another process while it is unbound.
+// with "address already in use"). The kernel never picks a port below that range, so
+// only another caller of freePort could take one: never in this process (each port is
+// handed out once), and in another process one chance in thousands while it is unbound.
 const EPHEMERAL_START = (() => {
   try {
     return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32_768;
@@ -32,8 +32,7 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
     try {
       return await listenOn(host, port);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if ((code !== 'EADDRINUSE' && code !== 'EACCES') || attempt >= 1_000) throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 1_000) throw error;
     }
   }
 }

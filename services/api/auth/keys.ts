@@ -24,7 +24,7 @@ export type Scope = (typeof SCOPES)[number];
 
 /** What a key looks like: found by secret scanners (test/secrets.test.ts) as well as by the API. */
 export const API_KEY_PATTERN = /bpe_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/;
-const KEY_SHAPE = /^bpe_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/;
+const KEY_SHAPE = /^bpe_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 export const KEY_NAME = /^[\w .@:-]{1,64}$/;
 
 // A type alias, not an interface: the admin routes answer with these records, and
@@ -69,7 +69,7 @@ export function keyId(presented: string): string | undefined {
  * it may hold `_` itself (splitting the key on `_` keeps a fragment, or nothing).
  */
 export function keySecret(presented: string): string | undefined {
-  return KEY_SHAPE.test(presented) ? presented.slice('bpe_'.length + 16 + 1) : undefined;
+  return KEY_SHAPE.exec(presented)?.[2];
 }
 
 function sha256(text: string): Buffer {
